@@ -1,0 +1,63 @@
+# Every target creates the virtual environment it needs; a fresh clone needs nothing else.
+# `venv` is the same folder `pulumi up` uses (Pulumi.yaml: virtualenv: venv).
+PYTHON ?= python3
+VENV   := venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  ?= dev
+REQS   := requirements.txt requirements-dev.txt policies/requirements.txt consumer/requirements.txt
+
+.PHONY: help venv test lint typecheck preview plan check diff rehearse serve bench clean
+
+help:
+	@echo "make rehearse STACK=dev   plan, check and rehearse the secured call offline (main job)"
+	@echo "make test                 run the test suite"
+	@echo "make preview STACK=dev    show the resource tree and outputs under mocks"
+	@echo "make plan STACK=dev       write plans/STACK.json"
+	@echo "make check STACK=dev      run the policy pack over the plan"
+	@echo "make diff BASE=a.json HEAD=b.json   compare two plans"
+	@echo "make lint typecheck bench clean"
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+preview: $(STAMP)
+	$(PY) -m sandbox preview --stack $(STACK)
+
+plan: $(STAMP)
+	@mkdir -p plans
+	$(PY) -m sandbox plan --stack $(STACK) --out plans/$(STACK).json
+
+check: $(STAMP)
+	$(PY) -m sandbox check --stack $(STACK)
+
+BASE ?= plans/base.json
+HEAD ?= plans/$(STACK).json
+diff: $(STAMP)
+	$(PY) -m sandbox diff $(BASE) $(HEAD)
+
+rehearse: $(STAMP)
+	$(PY) -m sandbox rehearse --stack $(STACK)
+
+serve: $(STAMP)
+	$(PY) -m sandbox rehearse --stack $(STACK) --serve
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) plans .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,337 @@
+"""The one strict configuration model of a stack.
+
+Every key of the `secure-api-calls:` namespace in `Pulumi.<stack>.yaml` is parsed here, once.
+Unknown keys are errors (a typo must not silently fall back to a default), and every error is
+one line that names the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "secure-api-calls"
+
+# First-party client IDs of the developer tools (reference: azure-facts.md). The Azure
+# Developer CLI reuses the Azure CLI's ID, so "azure-cli" covers azd too.
+DEVELOPER_TOOLS: dict[str, str] = {
+    "azure-cli": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+    "azure-powershell": "1950a258-227b-4e31-a9cf-717495945fc2",
+    "visual-studio": "872cd9fa-d31f-45e0-9eab-6e460a02d1f1",
+    "vscode": "aebc6443-996d-45c2-90f0-388ff96faa56",
+}
+
+GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$")]
+RoleValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")]
+Text = Annotated[str, Field(min_length=1, max_length=400)]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, in one line: the key path, what is wrong, what is allowed."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=False
+    )
+
+
+class AppRole(_Model):
+    value: RoleValue
+    display_name: Text | None = None
+    description: Text | None = None
+    allowed_member_types: tuple[Literal["Application", "User"], ...] = ("Application", "User")
+
+
+class DelegatedScope(_Model):
+    value: RoleValue = "API.Access"
+    admin_consent_display_name: Text = "Access the API"
+    admin_consent_description: Text = "Lets a signed-in developer call the API through the gateway."
+    user_consent_display_name: Text = "Access the API"
+    user_consent_description: Text = "Lets the app call the API on your behalf."
+
+
+class Operation(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,79}$")]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    url_template: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/{}._~-]*$")]
+    display_name: Text | None = None
+    roles: Annotated[tuple[RoleValue, ...], Field(min_length=1)]
+
+
+class OpenApiImport(_Model):
+    file: Text
+    operation_roles: dict[str, Annotated[tuple[RoleValue, ...], Field(min_length=1)]]
+
+
+class Api(_Model):
+    name: Name
+    display_name: Text
+    path: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/-]{0,79}$")]
+    backend_url: Annotated[str, Field(min_length=9, max_length=2000)]
+    token_version: Literal[1, 2] = 2
+    accept_v1_tokens: bool = False
+    scope: DelegatedScope = DelegatedScope()
+    roles: Annotated[tuple[AppRole, ...], Field(min_length=1)]
+    operations: tuple[Operation, ...] = ()
+    openapi: OpenApiImport | None = None
+
+    @property
+    def accepts_v1(self) -> bool:
+        return self.token_version == 1 or self.accept_v1_tokens
+
+    @property
+    def role_values(self) -> tuple[str, ...]:
+        return tuple(role.value for role in self.roles)
+
+
+class ApiCall(_Model):
+    api: Name
+    roles: Annotated[tuple[RoleValue, ...], Field(min_length=1)]
+
+
+class Consumer(_Model):
+    name: Name
+    calls: Annotated[tuple[ApiCall, ...], Field(min_length=1)]
+    runtime: Annotated[str, Field(pattern=r"^[A-Z]+\|[0-9.]+$")] = "PYTHON|3.12"
+    health_check_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/._-]*$")] = "/healthz"
+
+
+class GroupGrant(_Model):
+    name: Name
+    object_id: Annotated[str, Field(pattern=GUID)]
+    roles: dict[str, Annotated[tuple[RoleValue, ...], Field(min_length=1)]]
+
+
+class Developers(_Model):
+    tools: tuple[Literal["azure-cli", "azure-powershell", "visual-studio", "vscode"], ...] = (
+        "azure-cli",
+    )
+    groups: tuple[GroupGrant, ...] = ()
+
+
+class Gateway(_Model):
+    mode: Literal["create", "existing"] = "create"
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$")] | None = None
+    resource_group: Annotated[str, Field(pattern=r"^[-\w._()]{1,90}$")] | None = None
+    sku: Literal[
+        "Developer", "Basic", "Standard", "Premium", "BasicV2", "StandardV2", "PremiumV2"
+    ] = "Developer"
+    capacity: Annotated[int, Field(ge=1, le=12)] = 1
+    publisher_name: Text | None = None
+    publisher_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> Gateway:
+        if self.mode == "create" and (not self.publisher_name or not self.publisher_email):
+            raise ValueError("mode 'create' needs publisherName and publisherEmail")
+        if self.mode == "existing" and (not self.name or not self.resource_group):
+            raise ValueError("mode 'existing' needs name and resourceGroup of the APIM service")
+        return self
+
+
+class AppServicePlan(_Model):
+    sku: Annotated[str, Field(pattern=r"^(B[1-3]|S[1-3]|P[0-3]v[23]|P[1-5]mv3)$")] = "B1"
+    capacity: Annotated[int, Field(ge=1, le=30)] = 1
+    zone_redundant: bool = False
+
+
+class KeyVault(_Model):
+    purge_protection: bool = True
+    soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 90
+
+
+class ResourceGroup(_Model):
+    name: Annotated[str, Field(pattern=r"^[-\w._()]{1,90}$")] | None = None
+    existing: bool = False
+
+
+class StackConfig(_Model):
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,9}$")]
+    location: Annotated[str, Field(pattern=r"^[a-z0-9]{3,30}$")] = "westeurope"
+    resource_group: ResourceGroup = ResourceGroup()
+    gateway: Gateway
+    app_service_plan: AppServicePlan = AppServicePlan()
+    key_vault: KeyVault = KeyVault()
+    developers: Developers = Developers()
+    apis: Annotated[tuple[Api, ...], Field(min_length=1)]
+    consumers: tuple[Consumer, ...] = ()
+    tags: dict[str, Annotated[str, Field(max_length=256)]] = {}
+
+    def api(self, name: str) -> Api:
+        return next(api for api in self.apis if api.name == name)
+
+
+def _unique(items: list[str], what: str) -> str | None:
+    seen: set[str] = set()
+    for item in items:
+        if item.lower() in seen:
+            return f"duplicate {what} '{item}'"
+        seen.add(item.lower())
+    return None
+
+
+def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[str, str]]:
+    """Facts one field cannot check alone; each problem is (key path, message)."""
+    problems: list[tuple[str, str]] = []
+    add = problems.append
+    apis = {api.name: api for api in config.apis}
+    if dup := _unique([a.name for a in config.apis], "API name"):
+        add(("apis", dup))
+    if dup := _unique([a.path for a in config.apis], "API path"):
+        add(("apis", dup))
+    if dup := _unique([c.name for c in config.consumers], "consumer name"):
+        add(("consumers", dup))
+    for i, api in enumerate(config.apis):
+        at = f"apis[{i}]"
+        if not api.backend_url.startswith("https://") or len(api.backend_url) <= 8:
+            add((f"{at}.backendUrl", f"must be an https:// URL (got '{api.backend_url}')"))
+        if dup := _unique([r.value for r in api.roles], "role value"):
+            add((f"{at}.roles", dup))
+        if api.scope.value in api.role_values:
+            add((f"{at}.scope.value", "must differ from every app role value"))
+        if bool(api.operations) == bool(api.openapi):
+            add((at, "declare exactly one of 'operations' or 'openapi'"))
+        if dup := _unique([op.id for op in api.operations], "operation id"):
+            add((f"{at}.operations", dup))
+        for j, op in enumerate(api.operations):
+            for role in op.roles:
+                if role not in api.role_values:
+                    add((f"{at}.operations[{j}].roles", _unknown_role(role, api)))
+        if api.openapi:
+            problems.extend(_check_openapi(api, at, base_dir))
+    for i, consumer in enumerate(config.consumers):
+        for j, call in enumerate(consumer.calls):
+            at = f"consumers[{i}].calls[{j}]"
+            if call.api not in apis:
+                add((f"{at}.api", f"unknown API '{call.api}'; declared: {', '.join(apis)}"))
+                continue
+            for role in call.roles:
+                if role not in apis[call.api].role_values:
+                    add((f"{at}.roles", _unknown_role(role, apis[call.api])))
+        if dup := _unique([c.api for c in consumer.calls], "call to API"):
+            add((f"consumers[{i}].calls", dup))
+    for i, group in enumerate(config.developers.groups):
+        for api_name, roles in group.roles.items():
+            at = f"developers.groups[{i}].roles.{api_name}"
+            if api_name not in apis:
+                add((at, f"unknown API '{api_name}'; declared: {', '.join(apis)}"))
+                continue
+            for role in roles:
+                if role not in apis[api_name].role_values:
+                    add((at, _unknown_role(role, apis[api_name])))
+    problems.extend(_check_names(config, stack))
+    return problems
+
+
+def _unknown_role(role: str, api: Api) -> str:
+    return f"role '{role}' is not defined on API '{api.name}'; defined: {', '.join(api.role_values)}"
+
+
+def _check_openapi(api: Api, at: str, base_dir: Path) -> list[tuple[str, str]]:
+    assert api.openapi is not None
+    path = base_dir / api.openapi.file
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        return [(f"{at}.openapi.file", f"cannot read '{api.openapi.file}' (relative to the project)")]
+    except json.JSONDecodeError as error:
+        return [(f"{at}.openapi.file", f"'{api.openapi.file}' is not JSON: {error.msg}")]
+    ids = openapi_operation_ids(document)
+    problems = []
+    for op_id in ids:
+        if op_id not in api.openapi.operation_roles:
+            problems.append((f"{at}.openapi.operationRoles", f"operation '{op_id}' has no roles"))
+    for op_id, roles in api.openapi.operation_roles.items():
+        if op_id not in ids:
+            problems.append((f"{at}.openapi.operationRoles.{op_id}", "no such operationId"))
+        for role in roles:
+            if role not in api.role_values:
+                problems.append((f"{at}.openapi.operationRoles.{op_id}", _unknown_role(role, api)))
+    return problems
+
+
+def openapi_operation_ids(document: Any) -> list[str]:
+    """The operationIds of an OpenAPI document, in document order."""
+    ids: list[str] = []
+    paths = document.get("paths", {}) if isinstance(document, dict) else {}
+    for item in paths.values() if isinstance(paths, dict) else []:
+        for operation in item.values() if isinstance(item, dict) else []:
+            if isinstance(operation, dict) and isinstance(operation.get("operationId"), str):
+                ids.append(operation["operationId"])
+    return ids
+
+
+def _check_names(config: StackConfig, stack: str) -> list[tuple[str, str]]:
+    """Derived Azure names must fit Azure's length rules for this stack name."""
+    from components import naming  # local import: naming imports this module
+
+    problems = []
+    if not re.fullmatch(r"[a-z0-9]{1,12}", stack):
+        problems.append(("stack", f"stack name '{stack}' must be 1-12 lowercase letters/digits"))
+        return problems
+    names = naming.Names(config.name_prefix, stack)
+    if len(names.key_vault) > 24:
+        problems.append(("namePrefix", f"Key Vault name '{names.key_vault}' exceeds 24 characters"))
+    for i, consumer in enumerate(config.consumers):
+        if len(names.web_app(consumer.name)) > 60:
+            problems.append((f"consumers[{i}].name", "Web App name exceeds 60 characters"))
+    return problems
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see the configuration reference in README.md)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "string_pattern_mismatch":
+        return f"'{error['input']}' does not match {error['ctx']['pattern']}"
+    if kind == "literal_error":
+        return f"'{error['input']}' is not allowed; expected {error['ctx']['expected']}"
+    return str(message).removeprefix("Value error, ")
+
+
+def parse_config(
+    raw: Mapping[str, Any], stack: str, base_dir: Path | None = None
+) -> StackConfig:
+    """Parse `{key: value}` (keys without the project namespace) or raise one ConfigError."""
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigError(
+            f"config {PROJECT}:{_path(first['loc'])}: {_describe(first)}"
+        ) from None
+    problems = _cross_check(config, stack, base_dir or Path.cwd())
+    if problems:
+        key, message = problems[0]
+        raise ConfigError(f"config {PROJECT}:{key}: {message}")
+    return config
+
+
+def decode_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Pulumi hands structured config values over as JSON strings; decode those, keep scalars."""
+    decoded: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"config {PROJECT}:{key}: not valid JSON") from None
+        decoded[key] = value
+    return decoded

@@ -1,0 +1,193 @@
+"""One API behind the gateway: backend, API, operations, token-validating policies, keys.
+
+The policies come from the pure builder in `gateway_policy`: the API scope answers 401 for any
+token problem, each operation scope answers 403 naming the role it needs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+from pulumi_azure_native import apimanagement
+
+from components import gateway_policy, naming
+from components.config import Api
+
+
+@dataclass(frozen=True)
+class ProtectedApiArgs:
+    api: Api
+    service_name: str
+    resource_group_name: str
+    client_id: pulumi.Input[str]
+    consumers: tuple[str, ...]
+    base_dir: Path
+    depends_on: tuple[pulumi.Resource, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(set(self.consumers)) != len(self.consumers):
+            raise ValueError(f"API '{self.api.name}': a consumer is listed twice")
+
+
+def audiences(api: Api) -> tuple[str, ...]:
+    """The named-value references the policy accepts as `aud`, v2 form first."""
+    names = [naming.audience_named_value(api.name)]
+    if api.accepts_v1:
+        names.append(naming.audience_v1_named_value(api.name))
+    return tuple("{{" + name + "}}" for name in names)
+
+
+def api_policy_xml(api: Api) -> str:
+    return gateway_policy.build_api_policy(
+        gateway_policy.ApiPolicySpec(
+            tenant="{{" + naming.TENANT_NAMED_VALUE + "}}",
+            audiences=audiences(api),
+            roles=api.role_values,
+            require_v2=not api.accepts_v1,
+            backend_id=naming.backend_id(api.name),
+        )
+    )
+
+
+def operation_policy_xml(api: Api, roles: tuple[str, ...]) -> str:
+    return gateway_policy.build_operation_policy(
+        gateway_policy.OperationPolicySpec(
+            tenant="{{" + naming.TENANT_NAMED_VALUE + "}}", audiences=audiences(api), roles=roles
+        )
+    )
+
+
+def operation_roles(api: Api) -> dict[str, tuple[str, ...]]:
+    """operationId -> roles (any-of), for declared or OpenAPI-imported operations."""
+    if api.openapi:
+        return dict(api.openapi.operation_roles)
+    return {op.id: op.roles for op in api.operations}
+
+
+class ProtectedApi(pulumi.ComponentResource):
+    """Backend, Api, operations, named values, policies and one subscription per consumer."""
+
+    subscriptions: dict[str, apimanagement.Subscription]
+    path: str
+
+    def __init__(
+        self, name: str, args: ProtectedApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("secure-api-calls:gateway:ProtectedApi", name, None, opts)
+        api = args.api
+        self.path = api.path
+        where = {"resource_group_name": args.resource_group_name, "service_name": args.service_name}
+        after = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+
+        named_values = [
+            apimanagement.NamedValue(
+                f"{name}-audience",
+                named_value_id=naming.audience_named_value(api.name),
+                display_name=naming.audience_named_value(api.name),
+                value=args.client_id,
+                secret=False,
+                opts=after,
+                **where,
+            )
+        ]
+        if api.accepts_v1:
+            named_values.append(
+                apimanagement.NamedValue(
+                    f"{name}-audience-v1",
+                    named_value_id=naming.audience_v1_named_value(api.name),
+                    display_name=naming.audience_v1_named_value(api.name),
+                    value=pulumi.Output.concat("api://", args.client_id),
+                    secret=False,
+                    opts=after,
+                    **where,
+                )
+            )
+        backend = apimanagement.Backend(
+            f"{name}-backend",
+            backend_id=naming.backend_id(api.name),
+            protocol="http",  # the wire protocol family: APIM calls the https:// URL below
+            url=api.backend_url,
+            title=api.display_name,
+            tls=apimanagement.BackendTlsPropertiesArgs(
+                validate_certificate_chain=True, validate_certificate_name=True
+            ),
+            opts=after,
+            **where,
+        )
+        openapi = api.openapi
+        gateway_api = apimanagement.Api(
+            f"{name}-api",
+            api_id=api.name,
+            display_name=api.display_name,
+            path=api.path,
+            protocols=[apimanagement.Protocol.HTTPS],
+            subscription_required=True,
+            service_url=api.backend_url,
+            format="openapi+json" if openapi else None,
+            value=(args.base_dir / openapi.file).read_text(encoding="utf-8") if openapi else None,
+            opts=after,
+            **where,
+        )
+        on_api = pulumi.ResourceOptions(parent=self, depends_on=[gateway_api])
+
+        operations: dict[str, pulumi.Resource] = {}
+        for op in api.operations:
+            operations[op.id] = apimanagement.ApiOperation(
+                f"{name}-op-{op.id}",
+                api_id=api.name,
+                operation_id=op.id,
+                display_name=op.display_name or op.id,
+                method=op.method,
+                url_template=op.url_template,
+                template_parameters=[
+                    apimanagement.ParameterContractArgs(name=param, type="string", required=True)
+                    for param in re.findall(r"{([^}]+)}", op.url_template)
+                ],
+                opts=on_api,
+                **where,
+            )
+        apimanagement.ApiPolicy(
+            f"{name}-policy",
+            api_id=api.name,
+            policy_id="policy",
+            format="xml",
+            value=api_policy_xml(api),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[gateway_api, backend, *named_values]
+            ),
+            **where,
+        )
+        for op_id, roles in operation_roles(api).items():
+            depends = [gateway_api, *named_values]
+            if op_id in operations:
+                depends.append(operations[op_id])
+            apimanagement.ApiOperationPolicy(
+                f"{name}-op-{op_id}-policy",
+                api_id=api.name,
+                operation_id=op_id,
+                policy_id="policy",
+                format="xml",
+                value=operation_policy_xml(api, roles),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+                **where,
+            )
+
+        self.subscriptions = {}
+        for consumer in args.consumers:
+            sid = naming.subscription_id(api.name, consumer)
+            self.subscriptions[consumer] = apimanagement.Subscription(
+                f"{name}-subscription-{consumer}",
+                sid=sid,
+                display_name=f"{consumer} calling {api.name}",
+                # Scoped to this one API: a key never opens another API (Azure Policy 3aa03346).
+                scope=f"/apis/{api.name}",
+                state="active",
+                allow_tracing=False,
+                opts=on_api,
+                **where,
+            )
+        self.register_outputs({"path": self.path, "apiId": api.name})
+

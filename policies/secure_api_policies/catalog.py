@@ -1,0 +1,213 @@
+"""The rule catalogue: one row per policy, mirroring `reference/policy-rules.md`.
+
+Kept apart from the rule code so a security reviewer can map every policy name to its
+number and to the scanner / Azure Policy IDs it mirrors without reading any logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pulumi_policy import EnforcementLevel, Severity
+
+Level = Literal["mandatory", "advisory"]
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    number: int
+    mirrors: str
+    severity: Severity
+    level: Level
+    title: str
+
+    @property
+    def enforcement_level(self) -> EnforcementLevel:
+        return EnforcementLevel.MANDATORY if self.level == "mandatory" else EnforcementLevel.ADVISORY
+
+
+_H, _M, _L, _C = Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.CRITICAL
+_MAN: Level = "mandatory"
+_ADV: Level = "advisory"
+
+RULES: dict[str, RuleInfo] = {
+    "webapp-https-only": RuleInfo(
+        1, "CKV_AZURE_14, Azure Policy a4af4a39", _H, _MAN, "Web Apps accept HTTPS only"
+    ),
+    "webapp-min-tls-1-2": RuleInfo(
+        2, "CKV_AZURE_15, Azure Policy f0e6e85b", _H, _MAN, "Web Apps require TLS 1.2 or later"
+    ),
+    "webapp-no-plain-ftp": RuleInfo(
+        3, "CKV_AZURE_78, Azure Policy 4d24b6d4", _H, _MAN, "Web Apps do not allow plain FTP"
+    ),
+    "webapp-ftp-basic-auth-disabled": RuleInfo(
+        4, "Azure Policy 871b205b", _H, _MAN, "Every Web App turns off FTP basic-auth publishing"
+    ),
+    "webapp-scm-basic-auth-disabled": RuleInfo(
+        5, "Azure Policy aede300b", _H, _MAN, "Every Web App turns off SCM basic-auth publishing"
+    ),
+    "webapp-managed-identity": RuleInfo(
+        6,
+        "CKV_AZURE_16/71, Azure Policy 2b9ad585",
+        _H,
+        _MAN,
+        "Web Apps have a system-assigned managed identity",
+    ),
+    "webapp-remote-debugging-off": RuleInfo(
+        7, "CKV_AZURE_72, Azure Policy cb510bfd", _H, _MAN, "Web Apps keep remote debugging off"
+    ),
+    "webapp-no-wildcard-cors": RuleInfo(
+        8, "CKV_AZURE_57, Azure Policy 5744710e", _H, _MAN, "Web Apps allow no wildcard CORS"
+    ),
+    "webapp-http2-enabled": RuleInfo(
+        9, "CKV_AZURE_18, Azure Policy 8c122334", _L, _ADV, "Web Apps use HTTP/2"
+    ),
+    "webapp-health-check": RuleInfo(10, "CKV_AZURE_213", _L, _ADV, "Web Apps set a health check"),
+    "webapp-no-public-network-access": RuleInfo(
+        11,
+        "CKV_AZURE_222, Azure Policy 1b5ef780",
+        _M,
+        _ADV,
+        "Web Apps are not publicly reachable (or only from API Management)",
+    ),
+    "app-service-plan-production-sizing": RuleInfo(
+        12,
+        "CKV_AZURE_211/212/225",
+        _L,
+        _ADV,
+        "App Service plans are production sized and zone redundant",
+    ),
+    "apim-no-legacy-protocols": RuleInfo(
+        13,
+        "CKV_AZURE_173",
+        _H,
+        _MAN,
+        "API Management turns off SSL 3.0, TLS 1.0 and TLS 1.1 on gateway and backend side",
+    ),
+    "apim-no-weak-ciphers": RuleInfo(
+        14, "PSRule Azure.APIM.Ciphers", _M, _ADV, "API Management turns off weak ciphers"
+    ),
+    "apim-managed-identity": RuleInfo(
+        15,
+        "PSRule Azure.APIM.ManagedIdentity",
+        _M,
+        _ADV,
+        "API Management has a managed identity",
+    ),
+    "apim-private-network": RuleInfo(
+        16,
+        "CKV_AZURE_107/174",
+        _M,
+        _ADV,
+        "API Management sits in a virtual network or has no public access",
+    ),
+    "apim-api-https-only": RuleInfo(
+        17,
+        "Azure Policy ee7495e7, PSRule Azure.APIM.HTTPEndpoint",
+        _H,
+        _MAN,
+        "APIs are served over HTTPS only",
+    ),
+    "apim-subscription-not-all-apis": RuleInfo(
+        18, "Azure Policy 3aa03346", _M, _MAN, "Subscriptions are not scoped to all APIs"
+    ),
+    "apim-backend-https": RuleInfo(
+        19,
+        "CKV_AZURE_215, PSRule Azure.APIM.HTTPBackend",
+        _H,
+        _MAN,
+        "Backends are called over HTTPS",
+    ),
+    "apim-backend-certificate-validation": RuleInfo(
+        20, "Azure Policy 92bb331d", _H, _MAN, "Backend certificate validation stays on"
+    ),
+    "apim-secret-named-values-in-key-vault": RuleInfo(
+        21,
+        "Azure Policy f1cc7827, PSRule Azure.APIM.EncryptValues",
+        _H,
+        _MAN,
+        "Secret named values come from Key Vault",
+    ),
+    "apim-policy-base-in-every-section": RuleInfo(
+        22,
+        "Azure Policy d5448c98, PSRule Azure.APIM.PolicyBase",
+        _M,
+        _MAN,
+        "Gateway policies keep <base /> in every section",
+    ),
+    "apim-api-validates-entra-token": RuleInfo(
+        23,
+        "Azure Policy 8ac833bd (made concrete)",
+        _C,
+        _MAN,
+        "Every API validates Entra tokens: tenant, audience and roles",
+    ),
+    "apim-policy-no-wildcard-cors": RuleInfo(
+        24, "PSRule Azure.APIM.CORSPolicy", _H, _MAN, "Gateway CORS allows no wildcard origin"
+    ),
+    "apim-api-subscription-required": RuleInfo(
+        25, "project", _M, _MAN, "Every API requires a subscription"
+    ),
+    "entra-no-password-credentials": RuleInfo(
+        26,
+        "Entra guidance 'no password credentials'",
+        _H,
+        _MAN,
+        "No client secrets on applications or service principals",
+    ),
+    "entra-identifier-uri-format": RuleInfo(
+        27,
+        "Entra identifier-URI restrictions",
+        _M,
+        _MAN,
+        "Identifier URIs are api://<clientId> or a verified-domain HTTPS URI",
+    ),
+    "entra-assignment-required": RuleInfo(
+        28,
+        "Entra 'restrict to a set of users'",
+        _C,
+        _MAN,
+        "API service principals require app-role assignment",
+    ),
+    "entra-v2-access-tokens": RuleInfo(
+        29, "project", _L, _ADV, "API registrations issue v2 access tokens"
+    ),
+    "entra-single-tenant": RuleInfo(
+        30, "project", _H, _MAN, "App registrations are single tenant"
+    ),
+    "entra-no-implicit-grant": RuleInfo(
+        31, "project", _H, _MAN, "App registrations do not use the implicit grant"
+    ),
+    "entra-app-role-well-formed": RuleInfo(
+        32,
+        "project",
+        _M,
+        _MAN,
+        "App roles have a value without spaces, a stable uuid5 ID and User/Application members",
+    ),
+    "entra-app-role-values-unique": RuleInfo(
+        32, "project", _M, _MAN, "App role values and IDs are unique per app registration"
+    ),
+    "entra-consumer-identity-has-direct-role": RuleInfo(
+        33,
+        "project",
+        _H,
+        _MAN,
+        "Every consumer identity holds an app-role assignment directly, not through a group",
+    ),
+    "entra-required-roles-defined": RuleInfo(
+        34,
+        "project",
+        _C,
+        _MAN,
+        "Roles required by gateway policies and granted to consumers exist on the API's registration",
+    ),
+    "entra-federated-credential-scoped": RuleInfo(
+        35,
+        "CKV_AZURE_249",
+        _H,
+        _MAN,
+        "Federated credentials name an exact subject, the expected issuer and audience",
+    ),
+}

@@ -1,0 +1,400 @@
+"""The gateway policy builder and its strict parser (components/gateway_policy.py)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.gateway_policy import (
+    SECTIONS,
+    UNAUTHORIZED_MESSAGE,
+    ApiPolicySpec,
+    Base,
+    Claim,
+    OperationPolicySpec,
+    PolicyDocument,
+    SetBackendService,
+    UnsupportedPolicyError,
+    ValidateAzureAdToken,
+    build_api_policy,
+    build_operation_policy,
+    forbidden_message,
+    parse_api_policy,
+    parse_operation_policy,
+    parse_policy,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+TENANT = "{{tenant-id}}"
+V2_AUDIENCE = ("{{orders-audience}}",)
+BOTH_AUDIENCES = ("{{orders-audience}}", "{{orders-audience-v1}}")
+ORDERS_ROLES = ("Orders.Read", "Orders.Write")
+
+V2_ONLY = ApiPolicySpec(TENANT, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
+ACCEPTS_V1 = ApiPolicySpec(TENANT, BOTH_AUDIENCES, ORDERS_ROLES, False, "orders-backend")
+WRITE_ONLY = OperationPolicySpec(TENANT, V2_AUDIENCE, ("Orders.Write",))
+READ_OR_WRITE = OperationPolicySpec(TENANT, BOTH_AUDIENCES, ORDERS_ROLES)
+
+
+def _validate(document: PolicyDocument) -> ValidateAzureAdToken:
+    (validate,) = [s for s in document.inbound if isinstance(s, ValidateAzureAdToken)]
+    return validate
+
+
+def _rejects(xml: str, message: str) -> None:
+    with pytest.raises(UnsupportedPolicyError, match=re.escape(message)):
+        parse_policy(xml)
+
+
+# --- the documents as reviewed -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("golden", "xml"),
+    [
+        ("api_policy_v2_only.xml", build_api_policy(V2_ONLY)),
+        ("api_policy_accepts_v1.xml", build_api_policy(ACCEPTS_V1)),
+        ("operation_policy_one_role.xml", build_operation_policy(WRITE_ONLY)),
+        ("operation_policy_two_roles.xml", build_operation_policy(READ_OR_WRITE)),
+    ],
+)
+def test_builder_output_is_byte_identical_to_the_reviewed_golden_file(
+    golden: str, xml: str
+) -> None:
+    assert xml == (GOLDEN / golden).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [build_api_policy(V2_ONLY), build_api_policy(ACCEPTS_V1), build_operation_policy(WRITE_ONLY)],
+)
+def test_every_section_of_every_document_starts_with_base(xml: str) -> None:
+    document = parse_policy(xml)
+    for section in (document.inbound, document.backend, document.outbound, document.on_error):
+        assert section[0] == Base()
+
+
+def test_api_policy_answers_401_for_every_token_problem() -> None:
+    validate = _validate(parse_policy(build_api_policy(V2_ONLY)))
+    assert validate.failed_validation_httpcode == 401
+    assert validate.failed_validation_error_message == UNAUTHORIZED_MESSAGE
+    assert validate.header_name == "Authorization"
+    assert validate.tenant_id == "{{tenant-id}}"
+
+
+def test_api_policy_refuses_a_caller_holding_none_of_the_apis_roles() -> None:
+    validate = _validate(parse_policy(build_api_policy(V2_ONLY)))
+    assert Claim("roles", "any", None, ORDERS_ROLES) in validate.required_claims
+
+
+def test_api_policy_routes_to_the_backend_after_validating_the_token() -> None:
+    document = parse_policy(build_api_policy(V2_ONLY))
+    assert [type(s) for s in document.inbound] == [Base, ValidateAzureAdToken, SetBackendService]
+    assert document.inbound[2] == SetBackendService("orders-backend")
+
+
+def test_operation_policy_answers_403_naming_the_missing_role() -> None:
+    validate = _validate(parse_policy(build_operation_policy(WRITE_ONLY)))
+    assert validate.failed_validation_httpcode == 403
+    assert validate.failed_validation_error_message == (
+        "Forbidden. This operation requires the app role Orders.Write."
+    )
+    assert validate.required_claims == (Claim("roles", "any", None, ("Orders.Write",)),)
+
+
+def test_operation_policy_with_several_roles_names_them_as_alternatives() -> None:
+    validate = _validate(parse_policy(build_operation_policy(READ_OR_WRITE)))
+    assert validate.failed_validation_error_message == (
+        "Forbidden. This operation requires one of the app roles: Orders.Read, Orders.Write."
+    )
+    assert validate.required_claims == (Claim("roles", "any", None, ORDERS_ROLES),)
+
+
+def test_operation_policy_runs_after_base_and_does_not_route() -> None:
+    document = parse_policy(build_operation_policy(WRITE_ONLY))
+    assert [type(s) for s in document.inbound] == [Base, ValidateAzureAdToken]
+
+
+def test_audiences_are_named_values_so_every_environment_deploys_the_same_xml() -> None:
+    assert _validate(parse_policy(build_api_policy(V2_ONLY))).audiences == V2_AUDIENCE
+    assert _validate(parse_policy(build_api_policy(ACCEPTS_V1))).audiences == BOTH_AUDIENCES
+    assert _validate(parse_policy(build_operation_policy(READ_OR_WRITE))).audiences == (
+        BOTH_AUDIENCES
+    )
+
+
+def test_ver_claim_is_required_only_when_v1_tokens_are_refused() -> None:
+    ver = Claim("ver", "all", None, ("2.0",))
+    assert ver in _validate(parse_policy(build_api_policy(V2_ONLY))).required_claims
+    assert ver not in _validate(parse_policy(build_api_policy(ACCEPTS_V1))).required_claims
+
+
+def test_api_without_roles_and_accepting_v1_emits_no_required_claims() -> None:
+    spec = ApiPolicySpec(TENANT, BOTH_AUDIENCES, (), False, "orders-backend")
+    xml = build_api_policy(spec)
+    assert "required-claims" not in xml
+    assert parse_api_policy(xml) == spec
+
+
+def test_documents_carry_no_xml_declaration_and_no_expressions() -> None:
+    for xml in (build_api_policy(V2_ONLY), build_operation_policy(READ_OR_WRITE)):
+        assert xml.startswith("<policies>\n")
+        assert "@(" not in xml and "@{" not in xml and "<!--" not in xml
+
+
+def test_the_same_spec_builds_byte_identical_xml() -> None:
+    again = ApiPolicySpec(TENANT, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
+    assert build_api_policy(again) == build_api_policy(V2_ONLY)
+
+
+def test_parsers_invert_the_builders_on_the_golden_documents() -> None:
+    assert parse_api_policy(build_api_policy(V2_ONLY)) == V2_ONLY
+    assert parse_api_policy(build_api_policy(ACCEPTS_V1)) == ACCEPTS_V1
+    assert parse_operation_policy(build_operation_policy(WRITE_ONLY)) == WRITE_ONLY
+    assert parse_operation_policy(build_operation_policy(READ_OR_WRITE)) == READ_OR_WRITE
+
+
+# --- specs refuse what cannot be deployed faithfully -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ApiPolicySpec("", V2_AUDIENCE, ORDERS_ROLES, True, "b"), "tenant"),
+        (lambda: ApiPolicySpec(TENANT, (), ORDERS_ROLES, True, "b"), "audiences needs"),
+        (lambda: ApiPolicySpec(TENANT, V2_AUDIENCE, ("A", "A"), True, "b"), "duplicates"),
+        (lambda: ApiPolicySpec(TENANT, V2_AUDIENCE, ORDERS_ROLES, True, " "), "backend_id"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ()), "roles needs"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("A", "B", "A")), "duplicates"),
+        (lambda: OperationPolicySpec(TENANT, ("a", "a"), ("A",)), "audiences has duplicates"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("",)), "roles must not be empty"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("@(1)",)), "policy expression"),
+        (lambda: OperationPolicySpec("@{x}", V2_AUDIENCE, ("A",)), "policy expression"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("A\x00",)), "XML cannot carry"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("A\rB",)), "XML cannot carry"),
+        (lambda: OperationPolicySpec(TENANT, ("\ud800",), ("A",)), "XML cannot carry"),
+        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("\ufffe",)), "XML cannot carry"),
+    ],
+)
+def test_specs_refuse_values_the_policy_could_not_carry(make: object, message: str) -> None:
+    assert callable(make)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
+
+
+def test_forbidden_message_needs_a_role_to_name() -> None:
+    with pytest.raises(ValueError, match="at least one role"):
+        forbidden_message(())
+
+
+# --- the parser knows exactly the subset it can execute ----------------------------------
+
+_OPTIONAL_FEATURES = """<policies>
+    <inbound>
+        <!-- comments are fine -->
+        <validate-azure-ad-token tenant-id="t" output-token-variable-name="jwt">
+            <client-application-ids><application-id>app-1</application-id></client-application-ids>
+            <audiences><audience>aud</audience></audiences>
+            <required-claims>
+                <claim name="scp" separator=" "><value>API.Access</value></claim>
+            </required-claims>
+        </validate-azure-ad-token>
+    </inbound>
+    <backend><set-backend-service backend-id="b" /></backend>
+    <outbound />
+    <on-error />
+</policies>"""
+
+
+def test_parser_accepts_the_documented_optional_parts_and_applies_the_defaults() -> None:
+    document = parse_policy(_OPTIONAL_FEATURES)
+    assert document.inbound == (
+        ValidateAzureAdToken(
+            tenant_id="t",
+            header_name="Authorization",
+            failed_validation_httpcode=401,
+            failed_validation_error_message=None,
+            audiences=("aud",),
+            client_application_ids=("app-1",),
+            required_claims=(Claim("scp", "all", " ", ("API.Access",)),),
+            output_token_variable_name="jwt",
+        ),
+    )
+    assert document.backend == (SetBackendService("b"),)
+    assert document.outbound == document.on_error == ()
+
+
+def _edit(xml: str, old: str, new: str) -> str:
+    assert old in xml
+    return xml.replace(old, new, 1)
+
+
+API_XML = build_api_policy(V2_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        (
+            _edit(API_XML, "<base />", '<choose><when condition="true" /></choose><base />'),
+            "policies/inbound/choose: unsupported policy element",
+        ),
+        (
+            _edit(API_XML, 'header-name="Authorization"', 'query-parameter-name="t"'),
+            "policies/inbound/validate-azure-ad-token/@query-parameter-name: unsupported",
+        ),
+        (
+            _edit(API_XML, 'backend-id="orders-backend"', 'backend-id="@(context.Api.Name)"'),
+            "policies/inbound/set-backend-service/@backend-id: policy expressions",
+        ),
+        (
+            _edit(API_XML, "{{orders-audience}}", '@("api://" + context.Api.Id)'),
+            "validate-azure-ad-token/audiences/audience: policy expressions",
+        ),
+        (
+            _edit(API_XML, "<audiences>", "<decryption-keys /><audiences>"),
+            "validate-azure-ad-token/decryption-keys: unsupported policy element",
+        ),
+        (
+            _edit(API_XML, "</required-claims>", "</required-claims><audiences />"),
+            "validate-azure-ad-token/audiences: duplicated or out of the documented order",
+        ),
+        (_edit(API_XML, "<audience>{{orders-audience}}</audience>", ""), "needs at least one"),
+        (_edit(API_XML, '"401"', '"four-oh-one"'), "not an HTTP status code"),
+        (_edit(API_XML, 'match="any"', 'match="some"'), "must be all or any"),
+        (_edit(API_XML, 'tenant-id="{{tenant-id}}" ', ""), "tenant-id is required"),
+        (_edit(API_XML, "<base />", "<base>now</base>"), "policies/inbound/base: unexpected text"),
+        (_edit(API_XML, "<base />", "<base />stray"), "unexpected text 'stray"),
+        (_edit(API_XML, "<outbound>\n        <base />\n    </outbound>", ""), "missing section"),
+        (_edit(API_XML, "<outbound>", "<backend /><outbound>"), "duplicated section"),
+        (
+            _edit(API_XML, "<outbound>\n        <base />", "<outbound><set-backend-service />"),
+            "policies/outbound/set-backend-service: unsupported policy element",
+        ),
+        (_edit(API_XML, "<policies>", '<policies id="x">'), "policies/@id: unsupported"),
+        ("<policy><inbound /></policy>", "the root element must be <policies>"),
+        (API_XML.replace("</policies>", ""), "malformed XML"),
+    ],
+)
+def test_parser_rejects_anything_it_cannot_execute_naming_where(xml: str, message: str) -> None:
+    _rejects(xml, message)
+
+
+def test_parse_api_policy_rejects_an_operation_policy() -> None:
+    with pytest.raises(
+        UnsupportedPolicyError, match="build_api_policy emits exactly one set-backend-service"
+    ):
+        parse_api_policy(build_operation_policy(WRITE_ONLY))
+
+
+def test_parse_operation_policy_rejects_an_api_policy() -> None:
+    with pytest.raises(UnsupportedPolicyError, match="build_operation_policy emits exactly"):
+        parse_operation_policy(build_api_policy(V2_ONLY))
+
+
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        (_edit(API_XML, '"401"', '"403"'), "failed_validation_httpcode is 403"),
+        (_edit(API_XML, "missing or invalid", "bad"), "failed_validation_error_message is"),
+        (_edit(API_XML, "<value>2.0</value>", "<value>1.0</value>"), "required_claims is"),
+        (_edit(API_XML, 'match="any"', 'match="all"'), "required_claims is"),
+        (_edit(API_XML, "<backend>", "<backend><base />"), "policies/backend: build_api_policy"),
+        (_edit(API_XML, ' backend-id="orders-backend"', ""), "backend-id is required"),
+    ],
+)
+def test_parse_api_policy_rejects_what_the_builder_would_not_emit(xml: str, message: str) -> None:
+    with pytest.raises(UnsupportedPolicyError, match=re.escape(message)):
+        parse_api_policy(xml)
+
+
+def test_parse_operation_policy_rejects_a_policy_without_roles() -> None:
+    xml = _edit(build_operation_policy(WRITE_ONLY), 'name="roles"', 'name="scp"')
+    with pytest.raises(UnsupportedPolicyError, match="roles needs at least one entry"):
+        parse_operation_policy(xml)
+
+
+# --- properties at the XML boundary ------------------------------------------------------
+
+# Characters XML 1.0 carries unchanged: the awkward ASCII ones, C1 controls that XML 1.0 (unlike
+# 1.1) leaves alone, and any assigned non-control code point (surrogates are not UTF-8).
+_ALPHABET = st.one_of(
+    st.sampled_from(list("<>&\"' ]\t\n{}@()\x7f\x85\u00a0\u2028")),
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cn")),
+)
+_TEXT = st.one_of(
+    st.sampled_from(["]]>", "<value>", "&amp;", "a\"'b", "Orders.Read", "\u00e9\u540d\U0001f512"]),
+    st.text(_ALPHABET, min_size=1, max_size=12),
+).filter(lambda s: bool(s.strip()) and not s.lstrip().startswith(("@(", "@{")))
+
+
+def _texts(min_size: int) -> st.SearchStrategy[tuple[str, ...]]:
+    return st.lists(_TEXT, min_size=min_size, max_size=4, unique=True).map(tuple)
+
+
+_API_SPECS = st.builds(
+    ApiPolicySpec,
+    tenant=_TEXT,
+    audiences=_texts(1),
+    roles=_texts(0),
+    require_v2=st.booleans(),
+    backend_id=_TEXT,
+)
+_OPERATION_SPECS = st.builds(
+    OperationPolicySpec, tenant=_TEXT, audiences=_texts(1), roles=_texts(1)
+)
+
+
+@settings(deadline=None)
+@given(_API_SPECS)
+def test_any_api_spec_builds_well_formed_xml_that_parses_back_to_it(spec: ApiPolicySpec) -> None:
+    xml = build_api_policy(spec)
+    assert ET.fromstring(xml).tag == "policies"
+    assert parse_api_policy(xml) == spec
+    assert build_api_policy(spec) == xml
+
+
+@settings(deadline=None)
+@given(_OPERATION_SPECS)
+def test_any_operation_spec_builds_xml_that_parses_back_and_names_its_roles(
+    spec: OperationPolicySpec,
+) -> None:
+    xml = build_operation_policy(spec)
+    assert parse_operation_policy(xml) == spec
+    validate = _validate(parse_policy(xml))
+    assert validate.failed_validation_error_message == forbidden_message(spec.roles)
+    assert all(role in validate.failed_validation_error_message for role in spec.roles)
+
+
+@settings(deadline=None)
+@given(
+    spec=_OPERATION_SPECS,
+    section=st.sampled_from(SECTIONS),
+    tag=st.sampled_from(["choose", "set-variable", "return-response", "validate-jwt", "foo"]),
+    position=st.integers(min_value=0, max_value=2),
+)
+def test_an_unknown_element_anywhere_is_rejected_by_its_path(
+    spec: OperationPolicySpec, section: str, tag: str, position: int
+) -> None:
+    root = ET.fromstring(build_operation_policy(spec))
+    section_element = root.find(section)
+    assert section_element is not None
+    section_element.insert(position, ET.Element(tag))
+    xml = ET.tostring(root, encoding="unicode")
+    _rejects(xml, f"policies/{section}/{tag}: unsupported policy element")
+    with pytest.raises(UnsupportedPolicyError):
+        parse_operation_policy(xml)
+
+
+@given(
+    text=_TEXT,
+    bad=st.sampled_from(["\x00", "\x08", "\x1f", "\r", "\ud800", "\ufffe", "\uffff"]),
+)
+def test_characters_xml_cannot_carry_are_refused_before_building(text: str, bad: str) -> None:
+    with pytest.raises(ValueError, match="XML cannot carry"):
+        OperationPolicySpec(TENANT, V2_AUDIENCE, (text + bad,))

@@ -200,9 +200,7 @@ class ApiClient:
             raise GatewayUnreachableError(url, str(error.message)) from error
         text = response.text()
         if not 200 <= response.status_code < 300:
-            raise GatewayError(
-                response.status_code, gateway_message(text), text, dict(response.headers)
-            )
+            raise GatewayError(response.status_code, gateway_message(text), text, response.headers)
         return ApiResponse(response.status_code, response.headers, text)
 
     def get(self, path: str = "", **kwargs: Any) -> ApiResponse:

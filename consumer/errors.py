@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -51,12 +52,14 @@ class GatewayError(ConsumerError):
     """A non-2xx answer. `str()` is one line: `403 from gateway: Forbidden. <message>`."""
 
     def __init__(
-        self, status: int, message: str, body: str, headers: dict[str, str] | None = None
+        self, status: int, message: str, body: str, headers: Mapping[str, str] | None = None
     ) -> None:
         self.status = status
         self.message = message
         self.body = body
-        self.headers = headers or {}
+        self.headers: Mapping[str, str] = (
+            headers if headers is not None else {}
+        )  # case-insensitive from the client
         super().__init__(status, message, body)
 
     @property
@@ -137,20 +140,47 @@ _DEFAULT_TOKEN_HINT = (
 )
 
 
+_ATTEMPT = re.compile(r"^(\w+Credential): (.*)$")
+_UNAVAILABLE = re.compile(
+    r"unavailable|not found|could not be found|not installed|requires the|no accounts",
+    re.IGNORECASE,
+)
+# azure-identity's wording for an App Service answer it could not use; MSAL labels every such
+# answer "invalid_scope", whatever the real cause, so only the status and message are kept.
+_MI_ERROR = re.compile(r"Token request error: (?:\(\w+\) )?(?:(\d{3}), )?(.*)$")
+
+
 def explain_token_failure(scope: str, detail: str) -> TokenAcquisitionError:
-    """Turn azure-identity's (often multi-line, per-credential) message into one line + a hint."""
+    """Turn azure-identity's (often multi-line, per-credential) message into one line + a hint.
+
+    DefaultAzureCredential reports every credential it tried. An App Service refusal does not
+    stop the chain (azure-identity treats it as "unavailable" and moves on to Azure CLI, azd,
+    ...), so the line worth reading is the identity endpoint's answer or an AADSTS code, not
+    the last line.
+    """
     lines = [line.strip() for line in detail.splitlines() if line.strip()]
-    # DefaultAzureCredential lists every credential it tried; the line with an AADSTS code or
-    # the last attempt (the one that stopped the chain) is the one worth reading.
-    # App Service answers a refused token request with a 4xx that azure-identity reports as
-    # "Token request error: ..." and then moves on down the chain, so prefer that line too.
-    reason = next((line for line in lines if "AADSTS" in line), None)
-    reason = reason or next((line for line in lines if "Token request error" in line), None)
-    if reason is None:
-        attempts = [line for line in lines if re.match(r"^\w+Credential: ", line)]
-        reason = attempts[-1] if attempts else (lines[0] if lines else "no detail given")
+    reason = _reason(lines)
     hint = next(
-        (h for pattern, h in _TOKEN_HINTS if re.search(pattern, detail, re.IGNORECASE)),
+        (h for pattern, h in _TOKEN_HINTS if re.search(pattern, reason, re.IGNORECASE)),
         _DEFAULT_TOKEN_HINT,
     )
     return TokenAcquisitionError(scope, reason, hint)
+
+
+def _reason(lines: list[str]) -> str:
+    for line in lines:
+        match = _MI_ERROR.search(line)
+        if match:
+            status, message = match.groups()
+            answered = f"answered {status}" if status else "refused"
+            return f"the managed identity endpoint {answered}: {message}"
+    aadsts = next((line for line in lines if "AADSTS" in line), None)
+    if aadsts:
+        return aadsts
+    attempts = [m.groups() for m in map(_ATTEMPT.match, lines) if m]
+    failed = [f"{name}: {text}" for name, text in attempts if not _UNAVAILABLE.search(text)]
+    if failed:
+        return failed[-1]  # the credential that tried and stopped the chain
+    if attempts:
+        return "no credential was available (no managed identity here and no developer sign-in)"
+    return lines[0] if lines else "no detail given"

@@ -67,6 +67,15 @@ class RecordingMonitor(MockMonitor):
         self.run = run
         self.stack_urn: str | None = None
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: the stack is not part of a child's type chain, and
+        the whole chain of parent types is (the plain mock keeps only the last one)."""
+        if parent and parent != self.stack_urn:
+            type_ = parent.split("::")[2] + "$" + type_
+        return "urn:pulumi:" + "::".join(
+            [pulumi.get_stack(), pulumi.get_project(), type_, name]
+        )
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type == STACK_TYPE:

@@ -12,7 +12,6 @@ import datetime
 import hashlib
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -88,7 +87,11 @@ class SigningKey:
         der = self.certificate.public_bytes(serialization.Encoding.DER)
         # x5c is standard base64 (not base64url), as in Entra's JWKS.
         x5c = base64.b64encode(der).decode("ascii")
-        return {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.x5t} | {
+        return {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.x5t,
             "n": jwk["n"],
             "e": jwk["e"],
             "x5c": [x5c],
@@ -105,7 +108,7 @@ class EntraIssuer:
         self,
         directory: Directory,
         key: SigningKey,
-        clock: Clock | Callable[[], float] = time.time,
+        clock: Clock = time.time,
         lifetime_seconds: int | None = None,
         rng: random.Random | None = None,
     ) -> None:

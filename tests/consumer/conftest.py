@@ -52,7 +52,17 @@ class Seen:
 
 @dataclass
 class FakeAzure:
-    """The knobs and the record of one test; reset between tests."""
+    """The knobs and the record of one test; reset between tests.
+
+    Test modules cannot import this conftest under --import-mode=importlib, so the constants
+    and helpers they need travel on the fixture object itself.
+    """
+
+    tenant_id = TENANT_ID
+    api_client_id = API_CLIENT_ID
+    consumer_client_id = CONSUMER_CLIENT_ID
+    subscription_key = SUBSCRIPTION_KEY
+    identity_header = IDENTITY_HEADER
 
     port: int = 0
     roles: list[str] = field(default_factory=lambda: ["Orders.Read"])
@@ -64,6 +74,14 @@ class FakeAzure:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def scope(self) -> str:
+        return f"api://{API_CLIENT_ID}/.default"
+
+    def script(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        """The next request that passes the key and token checks gets this APIM error."""
+        self.scripted.append(apim_error(status, message, headers))
 
     def reset(self) -> None:
         self.roles = ["Orders.Read"]
@@ -133,7 +151,9 @@ def build_app(state: FakeAzure) -> Starlette:
         state.gateway_requests.append(seen)
         key = seen.headers.get("ocp-apim-subscription-key")
         if key is None:
-            realm = f'realm="{state.base_url}/orders",name="Ocp-Apim-Subscription-Key",type="header"'
+            realm = (
+                f'realm="{state.base_url}/orders",name="Ocp-Apim-Subscription-Key",type="header"'
+            )
             return apim_error(
                 401,
                 "Access denied due to missing subscription key. Make sure to include "

@@ -61,7 +61,9 @@ def directory() -> Directory:
     return Directory(
         tenant_id=Ids.tenant,
         apps=(
-            ApiApp(Ids.orders, Ids.orders_sp, "orders-api", roles=roles, pre_authorized=(AZURE_CLI,)),
+            ApiApp(
+                Ids.orders, Ids.orders_sp, "orders-api", roles=roles, pre_authorized=(AZURE_CLI,)
+            ),
             ApiApp(Ids.legacy, Ids.legacy_sp, "legacy-api", token_version=1, roles=roles),
             ApiApp(Ids.open_api, Ids.open_sp, "open-api", roles=roles, assignment_required=False),
         ),
@@ -110,15 +112,14 @@ def verify(issuer: EntraIssuer) -> Verify:
     """Verify the way a gateway does: pick the JWKS key by the header's kid, RS256 only."""
     keys = jwt.PyJWKSet.from_dict(issuer.jwks())
 
-    def _verify(token: str, audience: str | None = None, **options: Any) -> dict[str, Any]:
+    def _verify(token: str, audience: str | None = None) -> dict[str, Any]:
         key = keys[jwt.get_unverified_header(token)["kid"]].key
         claims: dict[str, Any] = jwt.decode(
             token,
             key,
             algorithms=["RS256"],
             audience=audience,
-            options={"require": ["exp", "iat", "nbf"], "verify_aud": audience is not None}
-            | options,
+            options={"require": ["exp", "iat", "nbf"], "verify_aud": audience is not None},
         )
         return claims
 

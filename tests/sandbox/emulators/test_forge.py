@@ -73,11 +73,15 @@ def test_a_token_signed_by_a_foreign_key_under_the_real_kid_fails_signature_veri
         verify(forged, audience=ids.orders)
 
 
-def test_a_resigned_token_passes_and_carries_the_overrides(
-    issuer: EntraIssuer, token: str, verify
-):
-    claims = verify(forge.resign(issuer, token, aud="api://other", extra="x"), audience="api://other")
-    assert (claims["aud"], claims["extra"], claims["roles"]) == ("api://other", "x", ["Orders.Read"])
+def test_a_resigned_token_passes_and_carries_the_overrides(issuer: EntraIssuer, token: str, verify):
+    claims = verify(
+        forge.resign(issuer, token, aud="api://other", extra="x"), audience="api://other"
+    )
+    assert (claims["aud"], claims["extra"], claims["roles"]) == (
+        "api://other",
+        "x",
+        ["Orders.Read"],
+    )
 
 
 def test_a_resigned_v1_token_keeps_its_x5t_header(issuer: EntraIssuer, ids):
@@ -98,7 +102,9 @@ def test_a_resigned_token_fails_for_the_overridden_reason(issuer: EntraIssuer, t
         verify(not_yet, audience=ids.orders)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(segment=st.integers(0, 2), position=st.integers(0, 10_000), mask=st.integers(1, 255))
 def test_no_single_byte_change_in_any_segment_ever_verifies(
     token: str, verify, ids, segment: int, position: int, mask: int

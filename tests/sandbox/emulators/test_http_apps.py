@@ -8,8 +8,8 @@ import httpx
 import jwt
 import pytest
 
-from sandbox.emulators.http_apps import echo_app, entra_app
 from sandbox.emulators.directory import Directory
+from sandbox.emulators.http_apps import echo_app, entra_app
 from sandbox.emulators.issuer import EntraIssuer, SigningKey
 from sandbox.emulators.server import RunningServer
 

@@ -35,9 +35,7 @@ def test_a_v2_app_token_has_exactly_the_v2_claims_and_header(fixed_issuer: Entra
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": key.kid}
 
 
-def test_a_v1_app_token_has_exactly_the_v1_claims_and_an_x5t_header(
-    fixed_issuer: EntraIssuer, ids
-):
+def test_a_v1_app_token_has_exactly_the_v1_claims_and_an_x5t_header(fixed_issuer: EntraIssuer, ids):
     token = fixed_issuer.issue_app_token(ids.reader_mi, f"api://{ids.legacy}")
     assert claims_of(token) == {
         "aud": f"api://{ids.legacy}",
@@ -138,7 +136,9 @@ def test_default_lifetimes_are_random_between_60_and_90_minutes_and_reproducible
 ):
     def lifetimes(seed: int) -> list[int]:
         issuer = EntraIssuer(directory, signing_key, clock=lambda: 0, rng=random.Random(seed))
-        return [claims_of(issuer.issue_app_token(ids.reader_mi, ids.orders))["exp"] for _ in range(50)]
+        return [
+            claims_of(issuer.issue_app_token(ids.reader_mi, ids.orders))["exp"] for _ in range(50)
+        ]
 
     values = lifetimes(7)
     assert all(3600 <= v <= 5400 for v in values)
@@ -228,7 +228,9 @@ def test_the_jwks_publishes_the_public_key_with_its_certificate_thumbprint(issue
     cert_key = x509.load_der_x509_certificate(der).public_key()
     pem = serialization.PublicFormat.SubjectPublicKeyInfo
     assert cert_key.public_bytes(serialization.Encoding.PEM, pem) == issuer.key.public_pem
-    assert jwt.PyJWK(jwk).key.public_numbers() == issuer.key.private_key.public_key().public_numbers()
+    assert (
+        jwt.PyJWK(jwk).key.public_numbers() == issuer.key.private_key.public_key().public_numbers()
+    )
 
 
 def test_a_chosen_kid_is_published_and_used(directory: Directory, ids):

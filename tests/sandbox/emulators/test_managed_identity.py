@@ -115,8 +115,13 @@ def test_the_async_credential_gets_a_token_too(reader: Endpoint, verify, ids):
     assert verify(asyncio.run(fetch()), audience=ids.orders)["azp"] == ids.reader_mi_client
 
 
-def _get(endpoint: Endpoint, headers: dict[str, str] | None = None, **params: str) -> httpx.Response:
-    query = {"api-version": "2019-08-01"} | params
+def _get(
+    endpoint: Endpoint,
+    headers: dict[str, str] | None = None,
+    api_version: str = "2019-08-01",
+    **params: str,
+) -> httpx.Response:
+    query = {"api-version": api_version} | params
     sent = {"X-IDENTITY-HEADER": SECRET} if headers is None else headers
     return httpx.get(endpoint.url, params=query, headers=sent)
 
@@ -141,7 +146,7 @@ def test_a_missing_or_wrong_identity_header_is_refused(reader: Endpoint, ids):
 
 
 def test_a_wrong_api_version_or_missing_resource_is_a_bad_request(reader: Endpoint, ids):
-    assert _get(reader, resource=ids.orders, **{"api-version": "2017-09-01"}).status_code == 400
+    assert _get(reader, resource=ids.orders, api_version="2017-09-01").status_code == 400
     assert _get(reader).status_code == 400
 
 

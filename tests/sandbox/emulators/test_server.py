@@ -27,7 +27,7 @@ def test_two_servers_run_side_by_side_on_different_ports():
         assert httpx.get(first.url).status_code == httpx.get(second.url).status_code == 200
 
 
-def test_a_server_is_not_reachable_on_other_interfaces():
+def test_a_server_listens_on_loopback_only():
     with RunningServer(echo_app()) as server:
         listening = server._server.servers[0].sockets[0].getsockname()
         assert listening[0] == "127.0.0.1"

@@ -1,0 +1,199 @@
+"""Rules that need the whole stack: 4, 5 (publishing switches per Web App), 23 (every API
+validates tokens), 32 (role uniqueness per registration) and 33 (direct role assignments).
+
+Rule 34, which follows audiences to registrations, lives in `role_coverage`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pulumi_policy import StackValidationPolicy
+
+from ._common import (
+    StackResource,
+    Violation,
+    get_path,
+    is_opaque,
+    show,
+    short_type,
+    stack_policy,
+    unverifiable,
+)
+from ._links import API, api_policies_of, known, of_type
+from .entra import APP_ROLE, APP_ROLE_ASSIGNMENT
+from .gateway_policy_xml import TokenValidation, Unreadable, parse_policy, token_validations
+from .web_app import WEB_APP
+
+FTP_ALLOWED = "azure-native:web:WebAppFtpAllowed"
+SCM_ALLOWED = "azure-native:web:WebAppScmAllowed"
+
+
+def _switches_for(app: StackResource, switches: Sequence[StackResource]) -> list[StackResource]:
+    name, group = known(app.props.get("name")), known(app.props.get("resourceGroupName"))
+
+    def matches(s: StackResource) -> bool:
+        if s.depends_on("name", app.urn):
+            return True
+        other_group = known(s.props.get("resourceGroupName"))
+        same_group = group is None or other_group is None or group == other_group
+        return name is not None and known(s.props.get("name")) == name and same_group
+
+    return [s for s in switches if matches(s)]
+
+
+def _publishing_off(resources: Sequence[StackResource], switch_type: str) -> list[Violation]:
+    kind = short_type(switch_type)
+    what = "FTP" if switch_type == FTP_ALLOWED else "SCM (Kudu/zip deploy)"
+    switches = of_type(resources, switch_type)
+    found = []
+    for s in switches:
+        allow = s.props.get("allow")
+        if is_opaque(allow):
+            found.append(Violation(unverifiable(s.label, "allow", "set allow=False"), s.urn))
+        elif allow is not False:
+            found.append(
+                Violation(
+                    f"{s.label} has allow={show(allow)}: set allow=False so {what} publishing "
+                    "with a username and password is refused",
+                    s.urn,
+                )
+            )
+    for app in of_type(resources, WEB_APP):
+        if _switches_for(app, switches):
+            continue
+        if known(app.props.get("name")) is None:
+            continue  # name unknown and no dependency recorded: the link cannot be told
+        found.append(
+            Violation(
+                f"{app.label} has no {kind}: add web.{kind}(name=app.name, "
+                f"resource_group_name=..., allow=False); basic-auth {what} publishing is on "
+                "by default",
+                app.urn,
+            )
+        )
+    return found
+
+
+def ftp_basic_auth_disabled(resources: Sequence[StackResource]) -> list[Violation]:
+    return _publishing_off(resources, FTP_ALLOWED)
+
+
+def scm_basic_auth_disabled(resources: Sequence[StackResource]) -> list[Violation]:
+    return _publishing_off(resources, SCM_ALLOWED)
+
+
+def _gaps(v: TokenValidation) -> list[str]:
+    gaps = []
+    if not v.tenant_id:
+        gaps.append('a tenant-id (tenant-id="{{tenant-id}}")')
+    if not v.audiences:
+        gaps.append("an <audiences><audience> (the API's client ID)")
+    if not v.roles:
+        gaps.append('a <required-claims><claim name="roles"> with at least one <value>')
+    return gaps
+
+
+def api_validates_entra_token(resources: Sequence[StackResource]) -> list[Violation]:
+    found = []
+    for api in of_type(resources, API):
+        policies, maybe = api_policies_of(api, resources)
+        if not policies:
+            if not maybe:
+                found.append(
+                    Violation(
+                        f"{api.label} has no ApiPolicy: add one whose <inbound> holds "
+                        "validate-azure-ad-token with tenant-id, an audience and a roles "
+                        "required claim, or any tenant identity can call it",
+                        api.urn,
+                    )
+                )
+            continue
+        problems: list[str] = []
+        for policy in policies:
+            root = parse_policy(policy.props)
+            if isinstance(root, Unreadable):
+                if root.opaque:
+                    problems = []
+                    break  # cannot be told at preview; the resource rules already say so
+                problems.append(f"{policy.label} {root.reason}")
+                continue
+            validations = token_validations(root)
+            if any(not _gaps(v) for v in validations):
+                problems = []
+                break
+            if not validations:
+                problems.append(
+                    f"{policy.label} has no validate-azure-ad-token directly in <inbound>: "
+                    "add one with tenant-id, an audience and a roles required claim"
+                )
+            for v in validations:
+                problems.append(
+                    f"{policy.label} validates tokens without {' and '.join(_gaps(v))}: add it"
+                )
+        found.extend(Violation(f"{api.label}: {p}", api.urn) for p in problems)
+    return found
+
+
+def app_role_values_unique(resources: Sequence[StackResource]) -> list[Violation]:
+    groups: dict[str, list[StackResource]] = defaultdict(list)
+    for role in of_type(resources, APP_ROLE):
+        deps = role.property_dependencies.get("applicationId", ())
+        key = known(role.props.get("applicationId")) or (deps[0] if deps else None)
+        if key is not None:
+            groups[key].append(role)
+    found = []
+    for roles in groups.values():
+        for prop in ("value", "roleId"):
+            seen: dict[str, StackResource] = {}
+            for role in roles:
+                value = known(role.props.get(prop))
+                if value is None:
+                    continue
+                if value in seen:
+                    found.append(
+                        Violation(
+                            f"{role.label} repeats {prop}={show(value)} of {seen[value].label} "
+                            f"on the same registration: give every app role its own {prop}",
+                            role.urn,
+                        )
+                    )
+                else:
+                    seen[value] = role
+    return found
+
+
+def consumer_identity_has_direct_role(resources: Sequence[StackResource]) -> list[Violation]:
+    assignments = of_type(resources, APP_ROLE_ASSIGNMENT)
+    granted = {known(a.props.get("principalObjectId")) for a in assignments} - {None}
+    found = []
+    for app in of_type(resources, WEB_APP):
+        identity_type = get_path(app.props, "identity", "type")
+        if not isinstance(identity_type, str) or "systemassigned" not in identity_type.lower():
+            continue  # rule 6 reports the missing identity
+        if any(a.depends_on("principalObjectId", app.urn) for a in assignments):
+            continue
+        principal = known(get_path(app.props, "identity", "principalId"))
+        if principal is None or principal in granted:
+            continue
+        found.append(
+            Violation(
+                f"{app.label} has a managed identity (principal {principal}) that holds no "
+                "app-role assignment: add azuread.AppRoleAssignment(principal_object_id="
+                "app.identity.principal_id, ...) per role it needs; roles held through a group "
+                "never reach a managed identity's token",
+                app.urn,
+            )
+        )
+    return found
+
+
+def policies() -> list[StackValidationPolicy]:
+    return [
+        stack_policy("webapp-ftp-basic-auth-disabled", ftp_basic_auth_disabled),
+        stack_policy("webapp-scm-basic-auth-disabled", scm_basic_auth_disabled),
+        stack_policy("apim-api-validates-entra-token", api_validates_entra_token),
+        stack_policy("entra-app-role-values-unique", app_role_values_unique),
+        stack_policy("entra-consumer-identity-has-direct-role", consumer_identity_has_direct_role),
+    ]

@@ -1,0 +1,148 @@
+"""The Plan: the one currency of the sandbox (format in docs/plan-format.md).
+
+A Plan is what `pulumi preview` would know if every output were known: every resource with
+its URN, type, name, parent, inputs, synthesized outputs and dependencies, plus the stack
+outputs. Secrets are masked before anything is written or shown, and their paths listed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from sandbox.errors import SandboxError
+from sandbox.program import SECRET, PROJECT_DIR, ProgramRun, run_program
+
+FORMAT = "secure-api-calls-plan"
+VERSION = 1
+RESOURCE_KEYS = (
+    "urn", "type", "name", "parent", "custom", "inputs", "outputs", "dependencies",
+    "propertyDependencies",
+)
+
+
+def _masked_paths(value: Any, path: str) -> Iterator[str]:
+    if value == SECRET:
+        yield path
+    elif isinstance(value, dict):
+        for key in sorted(value):
+            yield from _masked_paths(value[key], f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _masked_paths(item, f"{path}[{index}]")
+
+
+def build_plan(run: ProgramRun) -> dict[str, Any]:
+    resources = [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "name": r.name,
+            "parent": r.parent,
+            "custom": r.custom,
+            "inputs": r.inputs,
+            "outputs": r.outputs,
+            "dependencies": r.dependencies,
+            "propertyDependencies": r.property_dependencies,
+        }
+        for r in sorted(run.resources, key=lambda r: r.urn)
+    ]
+    masked = [
+        path
+        for resource in resources
+        for part in ("inputs", "outputs")
+        for path in _masked_paths(resource[part], f"{resource['urn']}#{part}")
+    ]
+    masked += list(_masked_paths(run.outputs, "#outputs"))
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "project": run.project,
+        "stack": run.stack,
+        "resources": resources,
+        "outputs": run.outputs,
+        "masked": masked,
+    }
+
+
+def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    return build_plan(run_program(stack, project_dir))
+
+
+def dumps(plan: Mapping[str, Any]) -> str:
+    """Deterministic text: the same config gives a byte-identical file."""
+    return json.dumps(plan, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_plan(plan: Mapping[str, Any], out: Path) -> None:
+    """Write atomically: a failed run never leaves a half-written plan behind."""
+    if out.exists() and out.is_dir():
+        raise SandboxError(f"--out {out}: is a directory; give a file path such as plans/dev.json")
+    if not out.parent.is_dir():
+        raise SandboxError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(dumps(plan))
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    """Read and validate a plan file; every problem is one line naming the fix."""
+    hint = "create one with `python -m sandbox plan --stack dev --out plan.json`"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SandboxError(f"{path}: no such file; {hint}") from None
+    except IsADirectoryError:
+        raise SandboxError(f"{path}: is a directory, not a plan file; {hint}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SandboxError(f"{path}: cannot read ({error.__class__.__name__}); {hint}") from None
+    try:
+        plan = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SandboxError(
+            f"{path}: not JSON (line {error.lineno}, column {error.colno}: {error.msg}); {hint}"
+        ) from None
+    validate_plan(plan, str(path), hint)
+    return plan
+
+
+def validate_plan(plan: Any, where: str, hint: str) -> None:
+    if not isinstance(plan, dict) or plan.get("format") != FORMAT:
+        raise SandboxError(f"{where}: not a {FORMAT} file (missing or wrong 'format'); {hint}")
+    if plan.get("version") != VERSION:
+        raise SandboxError(
+            f"{where}: plan format version {plan.get('version')!r} is not supported "
+            f"(this tool reads version {VERSION}); re-create the plan with this version"
+        )
+    for key, kind in (("project", str), ("stack", str), ("resources", list), ("outputs", dict)):
+        if not isinstance(plan.get(key), kind):
+            raise SandboxError(f"{where}: '{key}' must be a {kind.__name__}; {hint}")
+    seen: set[str] = set()
+    for index, resource in enumerate(plan["resources"]):
+        at = f"{where}: resources[{index}]"
+        if not isinstance(resource, dict):
+            raise SandboxError(f"{at} is not an object; {hint}")
+        missing = [key for key in RESOURCE_KEYS if key not in resource]
+        if missing:
+            raise SandboxError(f"{at} lacks {', '.join(missing)}; {hint}")
+        for key, kind in (("urn", str), ("type", str), ("name", str), ("inputs", dict),
+                          ("outputs", dict), ("dependencies", list),
+                          ("propertyDependencies", dict)):
+            if not isinstance(resource[key], kind):
+                raise SandboxError(f"{at}.{key} must be a {kind.__name__}; {hint}")
+        if resource["urn"] in seen:
+            raise SandboxError(f"{at}: duplicate urn {resource['urn']}; {hint}")
+        seen.add(resource["urn"])
+    for index, resource in enumerate(plan["resources"]):
+        parent = resource["parent"]
+        if parent is not None and parent not in seen:
+            raise SandboxError(f"{where}: resources[{index}].parent names no resource; {hint}")

@@ -232,7 +232,9 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
 
 
 def _unknown_role(role: str, api: Api) -> str:
-    return f"role '{role}' is not defined on API '{api.name}'; defined: {', '.join(api.role_values)}"
+    return (
+        f"role '{role}' is not defined on API '{api.name}'; defined: {', '.join(api.role_values)}"
+    )
 
 
 def _check_openapi(api: Api, at: str, base_dir: Path) -> list[tuple[str, str]]:
@@ -241,7 +243,9 @@ def _check_openapi(api: Api, at: str, base_dir: Path) -> list[tuple[str, str]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError:
-        return [(f"{at}.openapi.file", f"cannot read '{api.openapi.file}' (relative to the project)")]
+        return [
+            (f"{at}.openapi.file", f"cannot read '{api.openapi.file}' (relative to the project)")
+        ]
     except json.JSONDecodeError as error:
         return [(f"{at}.openapi.file", f"'{api.openapi.file}' is not JSON: {error.msg}")]
     ids = openapi_operation_ids(document)
@@ -306,17 +310,13 @@ def _describe(error: Mapping[str, Any]) -> str:
     return str(message).removeprefix("Value error, ")
 
 
-def parse_config(
-    raw: Mapping[str, Any], stack: str, base_dir: Path | None = None
-) -> StackConfig:
+def parse_config(raw: Mapping[str, Any], stack: str, base_dir: Path | None = None) -> StackConfig:
     """Parse `{key: value}` (keys without the project namespace) or raise one ConfigError."""
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as error:
         first = error.errors()[0]
-        raise ConfigError(
-            f"config {PROJECT}:{_path(first['loc'])}: {_describe(first)}"
-        ) from None
+        raise ConfigError(f"config {PROJECT}:{_path(first['loc'])}: {_describe(first)}") from None
     problems = _cross_check(config, stack, base_dir or Path.cwd())
     if problems:
         key, message = problems[0]

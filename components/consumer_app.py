@@ -76,7 +76,9 @@ class ConsumerApp(pulumi.ComponentResource):
             server_farm_id=args.plan_id,
             kind="app,linux",
             https_only=True,
-            identity=web.ManagedServiceIdentityArgs(type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+            identity=web.ManagedServiceIdentityArgs(
+                type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED
+            ),
             key_vault_reference_identity="SystemAssigned",
             site_config=web.SiteConfigArgs(
                 linux_fx_version=args.runtime,
@@ -99,6 +101,8 @@ class ConsumerApp(pulumi.ComponentResource):
                 allow=False,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[site]),
             )
-        self.principal_id = site.identity.apply(lambda identity: identity.principal_id if identity else "")
+        self.principal_id = site.identity.apply(
+            lambda identity: identity.principal_id if identity else ""
+        )
         self.host_name = site.default_host_name
         self.register_outputs({"principalId": self.principal_id, "hostName": self.host_name})

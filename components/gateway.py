@@ -95,6 +95,4 @@ class Gateway(pulumi.ComponentResource):
             service_name=self.service_name,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
-        self.register_outputs(
-            {"serviceName": self.service_name, "gatewayUrl": self.gateway_url}
-        )
+        self.register_outputs({"serviceName": self.service_name, "gatewayUrl": self.gateway_url})

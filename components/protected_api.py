@@ -79,7 +79,7 @@ class ProtectedApi(pulumi.ComponentResource):
         super().__init__("secure-api-calls:gateway:ProtectedApi", name, None, opts)
         api = args.api
         self.path = api.path
-        where = {"resource_group_name": args.resource_group_name, "service_name": args.service_name}
+        rg, service = args.resource_group_name, args.service_name
         after = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
 
         named_values = [
@@ -90,7 +90,8 @@ class ProtectedApi(pulumi.ComponentResource):
                 value=args.client_id,
                 secret=False,
                 opts=after,
-                **where,
+                resource_group_name=rg,
+                service_name=service,
             )
         ]
         if api.accepts_v1:
@@ -102,7 +103,8 @@ class ProtectedApi(pulumi.ComponentResource):
                     value=pulumi.Output.concat("api://", args.client_id),
                     secret=False,
                     opts=after,
-                    **where,
+                    resource_group_name=rg,
+                    service_name=service,
                 )
             )
         backend = apimanagement.Backend(
@@ -115,7 +117,8 @@ class ProtectedApi(pulumi.ComponentResource):
                 validate_certificate_chain=True, validate_certificate_name=True
             ),
             opts=after,
-            **where,
+            resource_group_name=rg,
+            service_name=service,
         )
         openapi = api.openapi
         gateway_api = apimanagement.Api(
@@ -129,7 +132,8 @@ class ProtectedApi(pulumi.ComponentResource):
             format="openapi+json" if openapi else None,
             value=(args.base_dir / openapi.file).read_text(encoding="utf-8") if openapi else None,
             opts=after,
-            **where,
+            resource_group_name=rg,
+            service_name=service,
         )
         on_api = pulumi.ResourceOptions(parent=self, depends_on=[gateway_api])
 
@@ -147,7 +151,8 @@ class ProtectedApi(pulumi.ComponentResource):
                     for param in re.findall(r"{([^}]+)}", op.url_template)
                 ],
                 opts=on_api,
-                **where,
+                resource_group_name=rg,
+                service_name=service,
             )
         apimanagement.ApiPolicy(
             f"{name}-policy",
@@ -158,10 +163,11 @@ class ProtectedApi(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[gateway_api, backend, *named_values]
             ),
-            **where,
+            resource_group_name=rg,
+            service_name=service,
         )
         for op_id, roles in operation_roles(api).items():
-            depends = [gateway_api, *named_values]
+            depends: list[pulumi.Resource] = [gateway_api, *named_values]
             if op_id in operations:
                 depends.append(operations[op_id])
             apimanagement.ApiOperationPolicy(
@@ -172,7 +178,8 @@ class ProtectedApi(pulumi.ComponentResource):
                 format="xml",
                 value=operation_policy_xml(api, roles),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
-                **where,
+                resource_group_name=rg,
+                service_name=service,
             )
 
         self.subscriptions = {}
@@ -184,10 +191,10 @@ class ProtectedApi(pulumi.ComponentResource):
                 display_name=f"{consumer} calling {api.name}",
                 # Scoped to this one API: a key never opens another API (Azure Policy 3aa03346).
                 scope=f"/apis/{api.name}",
-                state="active",
+                state=apimanagement.SubscriptionState.ACTIVE,
                 allow_tracing=False,
                 opts=on_api,
-                **where,
+                resource_group_name=rg,
+                service_name=service,
             )
         self.register_outputs({"path": self.path, "apiId": api.name})
-

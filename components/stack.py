@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_azuread as azuread
 from pulumi.runtime.config import CONFIG, get_config_env
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import apimanagement, authorization, resources
 
 from components import naming
 from components.api_identity import ApiIdentity, ApiIdentityArgs, GroupGrant
@@ -22,7 +22,6 @@ from components.hosting import Hosting, HostingArgs
 from components.key_vault import KeyVaultArgs, StoredKey, SubscriptionKeyVault
 from components.protected_api import ProtectedApi, ProtectedApiArgs
 from components.role_grants import Grant, RoleGrants, RoleGrantsArgs
-from pulumi_azure_native import apimanagement
 
 
 def load_stack_config(stack: str, base_dir: Path) -> StackConfig:

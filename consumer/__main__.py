@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -59,13 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported after parsing so `--help` and usage errors work even if azure-identity is broken.
     from .probe import ProbeRequest, run_probe
 
+    # azure-identity logs the whole multi-line credential chain as a WARNING; with no handler
+    # configured, Python would print it to stderr and break the one-line promise. The probe
+    # reports the same failure itself, condensed.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
+
     request = ProbeRequest(args.api, args.path, args.method, args.body, args.json)
     try:
         return run_probe(request, os.environ, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 - the promise is one line, never a traceback
+    except Exception as error:  # broad on purpose: the promise is one line, never a traceback
         print(f"error: unexpected {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 

@@ -106,7 +106,7 @@ def setting_names(api_name: str) -> ApiSettingNames:
 
 
 def configured_api_names(environ: Mapping[str, str]) -> list[str]:
-    """The APIs this process has a base URL for, sorted: what `probe` offers when a name is wrong."""
+    """The APIs this process has a base URL for, sorted (what `probe` lists for a wrong name)."""
     names = []
     for variable in environ:
         match = _BASE_URL_SETTING.fullmatch(variable)

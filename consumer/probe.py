@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, TextIO
 
 from azure.core.credentials import TokenCredential
@@ -213,7 +214,7 @@ def run_probe(
             return fail(1, str(error))
         body = _redact(response.text, secrets)
         report["response"] = {"status": response.status, "body": body}
-        say(f"  status  {response.status}")
+        say(f"  status  {response.status} {_phrase(response.status)}")
         say(f"  body    {one_line(body, _MAX_BODY)}")
     if request.as_json:
         print(json.dumps(report, indent=2), file=out)
@@ -254,6 +255,13 @@ def _credential_name(client: ApiClient) -> str:
     credential = client.credential
     winner = getattr(credential, "_successful_credential", None) or credential
     return type(winner).__name__
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _redact(text: str, secrets: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sandbox.errors import SandboxError
+from sandbox.program import PROJECT_DIR
 
 app = typer.Typer(
     add_completion=False,
@@ -20,20 +21,38 @@ app = typer.Typer(
     help="Review and rehearse the secure-api-calls stack offline: no Azure, no Pulumi CLI.",
 )
 
-StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")]
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
+]
+ProjectOption = Annotated[
+    Path,
+    typer.Option(
+        "--project-dir",
+        help="Pulumi project folder (Pulumi.yaml, __main__.py); e.g. bootstrap/.",
+        file_okay=False,
+    ),
+]
 
 
 def _say(text: str) -> None:
     typer.echo(text)
 
 
+def _project(path: Path) -> Path:
+    if not (path / "Pulumi.yaml").is_file() or not (path / "__main__.py").is_file():
+        raise SandboxError(
+            f"--project-dir {path}: not a Pulumi Python project (needs Pulumi.yaml and __main__.py)"
+        )
+    return path.resolve()
+
+
 @app.command()
-def preview(stack: StackOption = "dev") -> None:
+def preview(stack: StackOption = "dev", project_dir: ProjectOption = PROJECT_DIR) -> None:
     """Run the program under mocks and show the resource tree and stack outputs."""
     from sandbox import plan as plans
     from sandbox import render
 
-    result = plans.plan_stack(stack)
+    result = plans.plan_stack(stack, _project(project_dir))
     _say(f"Previewing stack '{stack}' offline (mocked engine, real program)\n")
     _say("\n".join(render.tree_lines(result)))
     _say("\nOutputs:")
@@ -45,12 +64,13 @@ def preview(stack: StackOption = "dev") -> None:
 def plan(
     stack: StackOption = "dev",
     out: Annotated[Path | None, typer.Option(help="Write the plan JSON here.")] = None,
+    project_dir: ProjectOption = PROJECT_DIR,
 ) -> None:
     """Write the Plan as JSON (--out), or show it as a tree."""
     from sandbox import plan as plans
     from sandbox import render
 
-    result = plans.plan_stack(stack)
+    result = plans.plan_stack(stack, _project(project_dir))
     if out is None:
         _say("\n".join(render.tree_lines(result)))
         _say("\n" + render.summary_line(result))

@@ -63,7 +63,9 @@ class StackMocks(pulumi.runtime.Mocks):
         self.subscription = subscription_id(stack)
         self.tenant = tenant_id(stack)
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         inputs: dict[str, Any] = dict(args.inputs)
         token = args.typ
         key = f"{self.stack}/{token}/{args.name}"
@@ -73,7 +75,7 @@ class StackMocks(pulumi.runtime.Mocks):
             return self._arm(token.removeprefix("azure-native:"), key, inputs)
         return f"{args.name}-id", inputs
 
-    def _entra(self, token: str, key: str, inputs: dict[str, Any]) -> tuple[str, dict]:
+    def _entra(self, token: str, key: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         object_id = derived_id(key, "objectId")
         kind = token.rsplit(":", 1)[-1]
         outputs = dict(inputs)
@@ -85,10 +87,13 @@ class StackMocks(pulumi.runtime.Mocks):
             return f"/servicePrincipals/{object_id}", outputs
         if kind == "AppRoleAssignment":
             outputs |= {"principalType": "ServicePrincipal"}
-            return f"/servicePrincipals/{inputs.get('resourceObjectId')}/appRoleAssignedTo/{object_id}", outputs
+            return (
+                f"/servicePrincipals/{inputs.get('resourceObjectId')}/appRoleAssignedTo/{object_id}",
+                outputs,
+            )
         return f"/{kind}/{object_id}", outputs
 
-    def _arm(self, kind: str, key: str, inputs: dict[str, Any]) -> tuple[str, dict]:
+    def _arm(self, kind: str, key: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         rg = inputs.get("resourceGroupName", "")
         base = f"/subscriptions/{self.subscription}/resourceGroups/{rg}"
         outputs = dict(inputs)
@@ -98,7 +103,10 @@ class StackMocks(pulumi.runtime.Mocks):
         if kind == "authorization:RoleAssignment":
             name = inputs.get("roleAssignmentName") or derived_id(key, "name")
             outputs["name"] = name
-            return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleAssignments/{name}", outputs
+            return (
+                f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleAssignments/{name}",
+                outputs,
+            )
         template = _ARM_PATHS.get(kind, kind.replace(":", "/") + "/{name}")
         resource_id = f"{base}/providers/" + template.format_map(_Defaulting(inputs, key))
         name = next((str(inputs[k]) for k in _NAME_KEYS if inputs.get(k)), derived_id(key, "name"))
@@ -130,28 +138,41 @@ class StackMocks(pulumi.runtime.Mocks):
             }
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None] | dict:
+    def call(  # type: ignore[override]  # the SDK also accepts a bare dict
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> dict[str, Any]:
         token, inputs = args.token, dict(args.args)
         if token == "azuread:index/getClientConfig:getClientConfig":
-            return {"tenantId": self.tenant, "clientId": derived_id(self.stack, "deployer"),
-                    "objectId": derived_id(self.stack, "deployer-object")}
+            return {
+                "tenantId": self.tenant,
+                "clientId": derived_id(self.stack, "deployer"),
+                "objectId": derived_id(self.stack, "deployer-object"),
+            }
         if token == "azure-native:authorization:getClientConfig":
-            return {"tenantId": self.tenant, "subscriptionId": self.subscription,
-                    "clientId": derived_id(self.stack, "deployer"),
-                    "objectId": derived_id(self.stack, "deployer-object")}
+            return {
+                "tenantId": self.tenant,
+                "subscriptionId": self.subscription,
+                "clientId": derived_id(self.stack, "deployer"),
+                "objectId": derived_id(self.stack, "deployer-object"),
+            }
         if token == "azure-native:apimanagement:listSubscriptionSecrets":
             seed = f"{self.stack}/{inputs.get('serviceName')}/{inputs.get('sid')}"
-            return {field: hashlib.sha256(f"{seed}/{field}".encode()).hexdigest()[:32]
-                    for field in sorted(SECRET_FIELDS)}
+            return {
+                field: hashlib.sha256(f"{seed}/{field}".encode()).hexdigest()[:32]
+                for field in sorted(SECRET_FIELDS)
+            }
         if token == "azure-native:apimanagement:getApiManagementService":
             name = inputs.get("serviceName")
-            return {"name": name, "gatewayUrl": f"https://{name}.azure-api.net",
-                    "id": f"/subscriptions/{self.subscription}/resourceGroups/"
-                          f"{inputs.get('resourceGroupName')}/providers/Microsoft.ApiManagement/service/{name}"}
+            return {
+                "name": name,
+                "gatewayUrl": f"https://{name}.azure-api.net",
+                "id": f"/subscriptions/{self.subscription}/resourceGroups/"
+                f"{inputs.get('resourceGroupName')}/providers/Microsoft.ApiManagement/service/{name}",
+            }
         raise NotImplementedError(f"the offline plan has no mock for function '{token}'")
 
 
-class _Defaulting(dict):
+class _Defaulting(dict[str, Any]):
     """format_map helper: a missing key becomes a derived placeholder instead of a KeyError."""
 
     def __init__(self, values: dict[str, Any], key: str) -> None:

@@ -15,12 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.program import SECRET, PROJECT_DIR, ProgramRun, run_program
+from sandbox.program import PROJECT_DIR, SECRET, ProgramRun, run_program
 
 FORMAT = "secure-api-calls-plan"
 VERSION = 1
 RESOURCE_KEYS = (
-    "urn", "type", "name", "parent", "custom", "inputs", "outputs", "dependencies",
+    "urn",
+    "type",
+    "name",
+    "parent",
+    "custom",
+    "inputs",
+    "outputs",
+    "dependencies",
     "propertyDependencies",
 )
 
@@ -112,7 +119,7 @@ def load_plan(path: Path) -> dict[str, Any]:
             f"{path}: not JSON (line {error.lineno}, column {error.colno}: {error.msg}); {hint}"
         ) from None
     validate_plan(plan, str(path), hint)
-    return plan
+    return dict(plan)
 
 
 def validate_plan(plan: Any, where: str, hint: str) -> None:
@@ -134,9 +141,15 @@ def validate_plan(plan: Any, where: str, hint: str) -> None:
         missing = [key for key in RESOURCE_KEYS if key not in resource]
         if missing:
             raise SandboxError(f"{at} lacks {', '.join(missing)}; {hint}")
-        for key, kind in (("urn", str), ("type", str), ("name", str), ("inputs", dict),
-                          ("outputs", dict), ("dependencies", list),
-                          ("propertyDependencies", dict)):
+        for key, kind in (
+            ("urn", str),
+            ("type", str),
+            ("name", str),
+            ("inputs", dict),
+            ("outputs", dict),
+            ("dependencies", list),
+            ("propertyDependencies", dict),
+        ):
             if not isinstance(resource[key], kind):
                 raise SandboxError(f"{at}.{key} must be a {kind.__name__}; {hint}")
         if resource["urn"] in seen:

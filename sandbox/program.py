@@ -72,12 +72,10 @@ class RecordingMonitor(MockMonitor):
         the whole chain of parent types is (the plain mock keeps only the last one)."""
         if parent and parent != self.stack_urn:
             type_ = parent.split("::")[2] + "$" + type_
-        return "urn:pulumi:" + "::".join(
-            [pulumi.get_stack(), pulumi.get_project(), type_, name]
-        )
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
             return response
@@ -106,7 +104,7 @@ class RecordingMonitor(MockMonitor):
         if request.urn == self.stack_urn:
             outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
             self.run.outputs = reveal(outputs, mask=True)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def _mask_like(state: Any, inputs: Any) -> Any:
@@ -116,6 +114,10 @@ def _mask_like(state: Any, inputs: Any) -> Any:
     if isinstance(state, dict) and isinstance(inputs, dict):
         return {key: _mask_like(value, inputs.get(key)) for key, value in state.items()}
     return state
+
+
+def _run_main(path: str) -> None:
+    runpy.run_path(path, run_name="__main__")
 
 
 def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
@@ -151,7 +153,10 @@ def run_program(stack: str, project_dir: Path = PROJECT_DIR) -> ProgramRun:
     run = ProgramRun(project=PROJECT, stack=stack)
     mocks = StackMocks(stack)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False,
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
         monitor=RecordingMonitor(mocks, run),
     )
     pulumi.runtime.set_all_config(config)
@@ -159,7 +164,7 @@ def run_program(stack: str, project_dir: Path = PROJECT_DIR) -> ProgramRun:
     settings.ROOT.set(None)
     main = str(project_dir / "__main__.py")
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+        _sync_await(run_in_stack(lambda: _run_main(main)))
     except pulumi.RunError as error:
         raise SandboxError(str(error)) from None
     except ConfigError as error:

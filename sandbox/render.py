@@ -16,9 +16,7 @@ def tree_lines(plan: Mapping[str, Any]) -> list[str]:
         children[resource["parent"]].append(resource)
     for siblings in children.values():
         siblings.sort(key=lambda r: (r["type"], r["name"]))
-    rows: list[tuple[str, str]] = [
-        ("pulumi:pulumi:Stack", f"{plan['project']}-{plan['stack']}")
-    ]
+    rows: list[tuple[str, str]] = [("pulumi:pulumi:Stack", f"{plan['project']}-{plan['stack']}")]
 
     def walk(parent: str | None, prefix: str) -> None:
         kids = children.get(parent, [])

@@ -59,7 +59,9 @@ _ENGINE_UNKNOWNS = frozenset(
     }
 )
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 
 def to_plain(value: Any) -> Any:
@@ -154,7 +156,6 @@ class Violation:
 ResourceCheck = Callable[[Props, str], list[str]]
 ConfiguredResourceCheck = Callable[[Props, str, Props], list[str]]
 StackCheck = Callable[[Sequence[StackResource]], list[Violation]]
-ConfiguredStackCheck = Callable[[Sequence[StackResource], Props], list[Violation]]
 
 
 def _description(name: str) -> str:

@@ -34,20 +34,20 @@ def _custom_properties_off(props: Props, who: str, keys: tuple[str, ...], why: s
     if _consumption(props):
         return []
     custom = props.get("customProperties")
-    if is_opaque(custom):
-        return [unverifiable(who, "customProperties", f"set each of {', '.join(keys)} to \"false\"")]
+    if is_opaque(custom) or (
+        isinstance(custom, dict) and any(is_opaque(custom.get(k)) for k in keys)
+    ):
+        return [unverifiable(who, "customProperties", 'set each security switch to "false"')]
     custom = custom if isinstance(custom, dict) else {}
-    problems = []
-    for key in keys:
-        value = custom.get(key)
-        if is_opaque(value):
-            problems.append(unverifiable(who, f"customProperties[{key}]", 'set it to "false"'))
-        elif not isinstance(value, str) or value.strip().lower() != "false":
-            problems.append(
-                f"{who} has customProperties[{key}]={show(value)}: set it explicitly to "
-                f'"false" ({why}; older services default it to on)'
-            )
-    return problems
+    # Only an explicit "false" counts: services created before 2018 default these to on.
+    on = [k for k in keys if str(custom.get(k, "")).strip().lower() != "false"]
+    if not on:
+        return []
+    shown = ", ".join(f"{k.removeprefix(_SECURITY + '.')}={show(custom.get(k))}" for k in on)
+    return [
+        f"{who} does not turn off {shown} (customProperties keys under {_SECURITY}): set each "
+        f'explicitly to "false"; {why}'
+    ]
 
 
 def no_legacy_protocols(props: Props, who: str) -> list[str]:
@@ -68,8 +68,10 @@ def apim_managed_identity(props: Props, who: str) -> list[str]:
     value = get_path(props, "identity", "type")
     if not _has_identity(value):
         return [
-            f"{who} has identity.type={show(value)}: set identity="
-            '{"type": "SystemAssigned"} so it reads Key Vault named values without secrets'
+            (
+                f"{who} has identity.type={show(value)}: set identity="
+                '{"type": "SystemAssigned"} so it reads Key Vault named values without secrets'
+            )
         ]
     return []
 
@@ -80,10 +82,12 @@ def private_network(props: Props, who: str) -> list[str]:
     if props.get("publicNetworkAccess") == "Disabled":
         return []
     return [
-        f"{who} has virtualNetworkType={show(props.get('virtualNetworkType'))} and "
-        f"publicNetworkAccess={show(props.get('publicNetworkAccess'))}: inject it into a virtual network "
-        '(virtual_network_type="External"/"Internal") or set public_network_access="Disabled" '
-        "behind a private endpoint"
+        (
+            f"{who} has virtualNetworkType={show(props.get('virtualNetworkType'))} and "
+            f"publicNetworkAccess={show(props.get('publicNetworkAccess'))}: inject it into a "
+            'virtual network (virtual_network_type="External"/"Internal") or set '
+            'public_network_access="Disabled" behind a private endpoint'
+        )
     ]
 
 
@@ -94,8 +98,10 @@ def api_https_only(props: Props, who: str) -> list[str]:
     # wss is TLS as well; plain http and ws are what the rule exists to stop.
     if not isinstance(protocols, list) or not protocols or set(protocols) - {"https", "wss"}:
         return [
-            f"{who} has protocols={show(protocols)}: set protocols=[\"https\"] so the gateway "
-            "refuses plain HTTP (tokens and subscription keys would travel in clear text)"
+            (
+                f'{who} has protocols={show(protocols)}: set protocols=["https"] so the gateway '
+                "refuses plain HTTP (tokens and subscription keys would travel in clear text)"
+            )
         ]
     return []
 
@@ -108,8 +114,10 @@ def _https_url(props: Props, who: str, prop: str, required: bool) -> list[str]:
         return [unverifiable(who, prop, "use an https:// URL")]
     if not isinstance(url, str) or not url.lower().startswith("https://"):
         return [
-            f"{who} has {prop}={show(url)}: call the backend over https:// so the token the "
-            "gateway forwards cannot be read on the way"
+            (
+                f"{who} has {prop}={show(url)}: call the backend over https:// so the token the "
+                "gateway forwards cannot be read on the way"
+            )
         ]
     return []
 
@@ -151,8 +159,10 @@ def secret_named_value_in_key_vault(props: Props, who: str) -> list[str]:
     identifier = get_path(props, "keyVault", "secretIdentifier")
     if not identifier:
         return [
-            f"{who} is a secret named value stored in API Management: set key_vault="
-            '{"secret_identifier": <Key Vault secret URI>} and drop value'
+            (
+                f"{who} is a secret named value stored in API Management: set key_vault="
+                '{"secret_identifier": <Key Vault secret URI>} and drop value'
+            )
         ]
     return []
 
@@ -163,8 +173,10 @@ def subscription_not_all_apis(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "scope", 'scope it to "/apis/<apiId>" or a product')]
     if not isinstance(scope, str) or scope.rstrip("/").lower().endswith("/apis"):
         return [
-            f"{who} has scope={show(scope)}, which grants every API: scope it to "
-            '"/apis/<apiId>" (or a product) so one leaked key opens one API'
+            (
+                f"{who} has scope={show(scope)}, which grants every API: scope it to "
+                '"/apis/<apiId>" (or a product) so one leaked key opens one API'
+            )
         ]
     return []
 
@@ -175,8 +187,10 @@ def api_subscription_required(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "subscriptionRequired", "set subscription_required=True")]
     if value is False:
         return [
-            f"{who} has subscriptionRequired=false: set subscription_required=True so callers "
-            "need a key as well as a token"
+            (
+                f"{who} has subscriptionRequired=false: set subscription_required=True so callers "
+                "need a key as well as a token"
+            )
         ]
     return []
 
@@ -188,7 +202,9 @@ def policies() -> list[ResourceValidationPolicy]:
         resource_policy("apim-managed-identity", {SERVICE: apim_managed_identity}),
         resource_policy("apim-private-network", {SERVICE: private_network}),
         resource_policy("apim-api-https-only", {API: api_https_only}),
-        resource_policy("apim-subscription-not-all-apis", {SUBSCRIPTION: subscription_not_all_apis}),
+        resource_policy(
+            "apim-subscription-not-all-apis", {SUBSCRIPTION: subscription_not_all_apis}
+        ),
         resource_policy("apim-backend-https", {BACKEND: backend_https, API: api_backend_https}),
         resource_policy(
             "apim-backend-certificate-validation", {BACKEND: backend_certificate_validation}

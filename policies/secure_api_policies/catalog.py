@@ -24,7 +24,9 @@ class RuleInfo:
 
     @property
     def enforcement_level(self) -> EnforcementLevel:
-        return EnforcementLevel.MANDATORY if self.level == "mandatory" else EnforcementLevel.ADVISORY
+        return (
+            EnforcementLevel.MANDATORY if self.level == "mandatory" else EnforcementLevel.ADVISORY
+        )
 
 
 _H, _M, _L, _C = Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.CRITICAL
@@ -173,9 +175,7 @@ RULES: dict[str, RuleInfo] = {
     "entra-v2-access-tokens": RuleInfo(
         29, "project", _L, _ADV, "API registrations issue v2 access tokens"
     ),
-    "entra-single-tenant": RuleInfo(
-        30, "project", _H, _MAN, "App registrations are single tenant"
-    ),
+    "entra-single-tenant": RuleInfo(30, "project", _H, _MAN, "App registrations are single tenant"),
     "entra-no-implicit-grant": RuleInfo(
         31, "project", _H, _MAN, "App registrations do not use the implicit grant"
     ),
@@ -201,7 +201,8 @@ RULES: dict[str, RuleInfo] = {
         "project",
         _C,
         _MAN,
-        "Roles required by gateway policies and granted to consumers exist on the API's registration",
+        "Roles that gateway policies require and consumers are granted exist on the API's "
+        "registration",
     ),
     "entra-federated-credential-scoped": RuleInfo(
         35,

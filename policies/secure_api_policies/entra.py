@@ -42,8 +42,10 @@ _API_GUID_URI = re.compile(r"^api://[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-
 
 def no_password_resource(_props: Props, who: str) -> list[str]:
     return [
-        f"{who} creates a client secret: delete it and authenticate with a managed identity "
-        "(run time) or a federated identity credential (CI)"
+        (
+            f"{who} creates a client secret: delete it and authenticate with a managed identity "
+            "(run time) or a federated identity credential (CI)"
+        )
     ]
 
 
@@ -64,9 +66,11 @@ def identifier_uri_format(props: Props, who: str) -> list[str]:
     if isinstance(uri, str) and uri.startswith("https://") and urlsplit(uri).hostname:
         return []  # a verified-domain URI; Entra itself refuses unverified domains
     return [
-        f"{who} has identifierUri={show(uri)}: use api://<clientId> "
-        '(Output.format("api://{0}", registration.client_id)) or an https:// URI on a '
-        "verified domain"
+        (
+            f"{who} has identifierUri={show(uri)}: use api://<clientId> "
+            '(Output.format("api://{0}", registration.client_id)) or an https:// URI on a '
+            "verified domain"
+        )
     ]
 
 
@@ -76,9 +80,11 @@ def assignment_required(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "appRoleAssignmentRequired", "set it to True")]
     if value is not True:
         return [
-            f"{who} has appRoleAssignmentRequired={show(value)}: set "
-            "app_role_assignment_required=True, otherwise any identity in the tenant gets a "
-            "token for this API (just without roles)"
+            (
+                f"{who} has appRoleAssignmentRequired={show(value)}: set "
+                "app_role_assignment_required=True, otherwise any identity in the tenant gets a "
+                "token for this API (just without roles)"
+            )
         ]
     return []
 
@@ -87,8 +93,10 @@ def v2_access_tokens(props: Props, who: str) -> list[str]:
     value = props.get("requestedAccessTokenVersion")
     if isinstance(value, bool) or value != 2:
         return [
-            f"{who} has requestedAccessTokenVersion={show(value)}: set "
-            "requested_access_token_version=2 so tokens carry aud=<clientId> and the v2 issuer"
+            (
+                f"{who} has requestedAccessTokenVersion={show(value)}: set "
+                "requested_access_token_version=2 so tokens carry aud=<clientId> and the v2 issuer"
+            )
         ]
     return []
 
@@ -100,8 +108,10 @@ def single_tenant(props: Props, who: str) -> list[str]:
     # Unset means the provider default, AzureADMyOrg.
     if value not in (None, "AzureADMyOrg"):
         return [
-            f"{who} has signInAudience={show(value)}: set sign_in_audience=\"AzureADMyOrg\" "
-            "so only this tenant's identities can obtain tokens"
+            (
+                f'{who} has signInAudience={show(value)}: set sign_in_audience="AzureADMyOrg" '
+                "so only this tenant's identities can obtain tokens"
+            )
         ]
     return []
 
@@ -140,7 +150,7 @@ def app_role_well_formed(props: Props, who: str) -> list[str]:
     elif not _is_uuid5(role_id):
         problems.append(
             f"{who} has roleId={show(role_id)}, not a uuid5: derive it with "
-            "uuid.uuid5(namespace, f\"{api}/{role}\") so it survives re-creation "
+            'uuid.uuid5(namespace, f"{api}/{role}") so it survives re-creation '
             "(a random ID orphans every assignment)"
         )
     members = props.get("allowedMemberTypes")
@@ -178,7 +188,9 @@ def federated_credential_scoped(props: Props, who: str, config: Props) -> list[s
         )
     audiences = props.get("audiences")
     if is_opaque(audiences):
-        problems.append(unverifiable(who, "audiences", f'set audiences=["{TOKEN_EXCHANGE_AUDIENCE}"]'))
+        problems.append(
+            unverifiable(who, "audiences", f'set audiences=["{TOKEN_EXCHANGE_AUDIENCE}"]')
+        )
     elif audiences != [TOKEN_EXCHANGE_AUDIENCE]:
         problems.append(
             f"{who} has audiences={show(audiences)}: set audiences="
@@ -214,9 +226,7 @@ def policies() -> list[ResourceValidationPolicy]:
         resource_policy(
             "entra-single-tenant", {REGISTRATION: single_tenant, APPLICATION: single_tenant}
         ),
-        resource_policy(
-            "entra-no-implicit-grant", {REGISTRATION: no_implicit_grant}
-        ),
+        resource_policy("entra-no-implicit-grant", {REGISTRATION: no_implicit_grant}),
         resource_policy("entra-app-role-well-formed", {APP_ROLE: app_role_well_formed}),
         configured_resource_policy(
             "entra-federated-credential-scoped",

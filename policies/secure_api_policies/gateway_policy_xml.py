@@ -54,7 +54,7 @@ def parse_policy(props: Props) -> ET.Element | Unreadable:
         return Unreadable("is not known until deployment", opaque=True)
     if fmt not in _INLINE_FORMATS:
         return Unreadable(
-            f'has format={show(fmt)}, which keeps the policy outside the program: set '
+            f"has format={show(fmt)}, which keeps the policy outside the program: set "
             'format="xml" and pass the document as value'
         )
     if not isinstance(value, str) or not value.strip():

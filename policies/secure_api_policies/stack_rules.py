@@ -16,8 +16,8 @@ from ._common import (
     Violation,
     get_path,
     is_opaque,
-    show,
     short_type,
+    show,
     stack_policy,
     unverifiable,
 )
@@ -95,44 +95,44 @@ def _gaps(v: TokenValidation) -> list[str]:
     return gaps
 
 
+def _token_problems(policy: StackResource) -> list[str] | None:
+    """What the ApiPolicy lacks; None when it validates tokens (or cannot be told yet)."""
+    root = parse_policy(policy.props)
+    if isinstance(root, Unreadable):
+        # An unknown document is reported by rule 22 as unverifiable; don't guess here.
+        return None if root.opaque else [f"{policy.label} {root.reason}"]
+    validations = token_validations(root)
+    if any(not _gaps(v) for v in validations):
+        return None
+    if not validations:
+        return [
+            (
+                f"{policy.label} has no validate-azure-ad-token directly in <inbound>: add one "
+                "with tenant-id, an audience and a roles required claim"
+            )
+        ]
+    return [
+        f"{policy.label} validates tokens without {' and '.join(_gaps(v))}: add it"
+        for v in validations
+    ]
+
+
 def api_validates_entra_token(resources: Sequence[StackResource]) -> list[Violation]:
     found = []
     for api in of_type(resources, API):
         policies, maybe = api_policies_of(api, resources)
-        if not policies:
-            if not maybe:
-                found.append(
-                    Violation(
-                        f"{api.label} has no ApiPolicy: add one whose <inbound> holds "
-                        "validate-azure-ad-token with tenant-id, an audience and a roles "
-                        "required claim, or any tenant identity can call it",
-                        api.urn,
-                    )
+        if not policies and not maybe:
+            found.append(
+                Violation(
+                    f"{api.label} has no ApiPolicy: add one whose <inbound> holds "
+                    "validate-azure-ad-token with tenant-id, an audience and a roles required "
+                    "claim, or any identity in the tenant can call it",
+                    api.urn,
                 )
-            continue
-        problems: list[str] = []
-        for policy in policies:
-            root = parse_policy(policy.props)
-            if isinstance(root, Unreadable):
-                if root.opaque:
-                    problems = []
-                    break  # cannot be told at preview; the resource rules already say so
-                problems.append(f"{policy.label} {root.reason}")
-                continue
-            validations = token_validations(root)
-            if any(not _gaps(v) for v in validations):
-                problems = []
-                break
-            if not validations:
-                problems.append(
-                    f"{policy.label} has no validate-azure-ad-token directly in <inbound>: "
-                    "add one with tenant-id, an audience and a roles required claim"
-                )
-            for v in validations:
-                problems.append(
-                    f"{policy.label} validates tokens without {' and '.join(_gaps(v))}: add it"
-                )
-        found.extend(Violation(f"{api.label}: {p}", api.urn) for p in problems)
+            )
+        verdicts = [_token_problems(p) for p in policies]
+        if verdicts and all(v is not None for v in verdicts):
+            found.extend(Violation(f"{api.label}: {p}", api.urn) for v in verdicts for p in v or [])
     return found
 
 

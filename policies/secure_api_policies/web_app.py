@@ -37,8 +37,10 @@ def min_tls_1_2(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "siteConfig.minTlsVersion", 'set min_tls_version="1.2"')]
     if value not in _MODERN_TLS:
         return [
-            f"{who} has siteConfig.minTlsVersion={show(value)}: set "
-            'site_config.min_tls_version="1.2" (or "1.3") so TLS 1.0/1.1 clients are refused'
+            (
+                f"{who} has siteConfig.minTlsVersion={show(value)}: set "
+                'site_config.min_tls_version="1.2" (or "1.3") so TLS 1.0/1.1 clients are refused'
+            )
         ]
     return []
 
@@ -49,8 +51,10 @@ def no_plain_ftp(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "siteConfig.ftpsState", 'set ftps_state="Disabled"')]
     if value not in _SAFE_FTPS:
         return [
-            f"{who} has siteConfig.ftpsState={show(value)} (the platform default allows plain "
-            'FTP): set site_config.ftps_state="Disabled" (or "FtpsOnly")'
+            (
+                f"{who} has siteConfig.ftpsState={show(value)} (the platform default allows plain "
+                'FTP): set site_config.ftps_state="Disabled" (or "FtpsOnly")'
+            )
         ]
     return []
 
@@ -61,8 +65,10 @@ def managed_identity(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "identity.type", 'set identity.type="SystemAssigned"')]
     if not isinstance(value, str) or "systemassigned" not in value.replace(" ", "").lower():
         return [
-            f"{who} has identity.type={show(value)}: set identity="
-            '{"type": "SystemAssigned"} so it calls APIs with a managed identity, not a secret'
+            (
+                f"{who} has identity.type={show(value)}: set identity="
+                '{"type": "SystemAssigned"} so it calls APIs with a managed identity, not a secret'
+            )
         ]
     return []
 
@@ -73,8 +79,11 @@ def remote_debugging_off(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "siteConfig.remoteDebuggingEnabled", "set it to False")]
     if value is True:
         return [
-            f"{who} has siteConfig.remoteDebuggingEnabled=true: set "
-            "site_config.remote_debugging_enabled=False (it opens a debugger port to the internet)"
+            (
+                f"{who} has siteConfig.remoteDebuggingEnabled=true: set "
+                "site_config.remote_debugging_enabled=False (it opens a debugger port to the "
+                "internet)"
+            )
         ]
     return []
 
@@ -85,8 +94,10 @@ def no_wildcard_cors(props: Props, who: str) -> list[str]:
         return [unverifiable(who, "siteConfig.cors.allowedOrigins", "list exact origins")]
     if isinstance(origins, list) and "*" in origins:
         return [
-            f'{who} allows CORS origin "*": list the exact origins in '
-            "site_config.cors.allowed_origins (callers here are services, which need no CORS)"
+            (
+                f'{who} allows CORS origin "*": list the exact origins in '
+                "site_config.cors.allowed_origins (callers here are services, which need no CORS)"
+            )
         ]
     return []
 
@@ -102,8 +113,10 @@ def health_check(props: Props, who: str) -> list[str]:
     value = get_path(props, "siteConfig", "healthCheckPath")
     if not isinstance(value, str) or not value.startswith("/"):
         return [
-            f"{who} has siteConfig.healthCheckPath={show(value)}: set health_check_path "
-            '(e.g. "/healthz") so unhealthy instances leave the load balancer'
+            (
+                f"{who} has siteConfig.healthCheckPath={show(value)}: set health_check_path "
+                '(e.g. "/healthz") so unhealthy instances leave the load balancer'
+            )
         ]
     return []
 
@@ -131,16 +144,19 @@ def no_public_network_access(props: Props, who: str) -> list[str]:
     if _apim_only_restrictions(props.get("siteConfig")):
         return []
     return [
-        f"{who} has publicNetworkAccess={show(props.get('publicNetworkAccess'))} and no "
-        'APIM-only access restrictions: set public_network_access="Disabled" (private '
-        "endpoint) or add site_config.ip_security_restrictions allowing only "
-        'ip_address="ApiManagement", tag="ServiceTag"'
+        (
+            f"{who} has publicNetworkAccess={show(props.get('publicNetworkAccess'))} and no "
+            'APIM-only access restrictions: set public_network_access="Disabled" (private '
+            "endpoint) or add site_config.ip_security_restrictions allowing only "
+            'ip_address="ApiManagement", tag="ServiceTag"'
+        )
     ]
 
 
 def plan_production_sizing(props: Props, who: str) -> list[str]:
     problems: list[str] = []
-    sku = props.get("sku") if isinstance(props.get("sku"), dict) else {}
+    raw_sku = props.get("sku")
+    sku: dict[str, Any] = raw_sku if isinstance(raw_sku, dict) else {}
     tier = str(sku.get("tier") or "").lower()
     name = str(sku.get("name") or "")
     if tier in _NON_PRODUCTION_TIERS or name.upper() in _NON_PRODUCTION_SKUS:

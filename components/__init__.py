@@ -1,0 +1,1 @@
+"""Pulumi components of the secure-api-calls stack, and the pure gateway-policy builder."""

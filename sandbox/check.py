@@ -1,0 +1,430 @@
+"""`sandbox check`: the policy pack's own rule objects over a Plan, with no Pulumi engine.
+
+The point is the same verdict as `pulumi preview --policy-pack policies`, offline. So this
+module does not re-implement rules: it builds the argument objects CrossGuard builds
+(`ResourceValidationArgs` with the inputs, `StackValidationArgs` with the outputs, both behind
+the engine's unknown-checking proxy) and calls each policy's real `validate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from inspect import isawaitable
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from policies.secure_api_policies import RULES, UNKNOWN, all_policies
+from sandbox.errors import SandboxError
+
+PLAN_FORMAT = "secure-api-calls-plan"
+PLAN_VERSION = 1
+PACK_NAME = "secure-api-calls"
+_MAKE_PLAN = "create one with `python -m sandbox plan --stack dev --out plan.json`"
+_LEVELS = ("mandatory", "advisory", "remediate", "disabled")
+_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    number: int
+    mirrors: str
+    level: str
+    severity: str
+    urn: str
+    resource_name: str
+    resource_type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckCounts:
+    mandatory: int
+    advisory: int
+    rules_run: int
+    rules_disabled: int
+    resources: int
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    project: str
+    stack: str
+    findings: tuple[Finding, ...]
+    counts: CheckCounts
+    disabled_rules: tuple[str, ...]
+    mandatory_failed: bool
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    """Read a Plan file; a missing or non-JSON file is a SandboxError naming the fix."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SandboxError(f"{path}: cannot read the plan ({err.strerror}); {_MAKE_PLAN}") from err
+    except json.JSONDecodeError as err:
+        raise SandboxError(
+            f"{path}: not JSON (line {err.lineno}: {err.msg}); {_MAKE_PLAN}"
+        ) from err
+    validate_plan(data, source=str(path))
+    return data
+
+
+def validate_plan(plan: Any, *, source: str = "plan") -> None:
+    """Refuse anything that is not a secure-api-calls Plan, in one line with the fix."""
+
+    def bad(problem: str) -> SandboxError:
+        return SandboxError(f"{source}: {problem}; {_MAKE_PLAN}")
+
+    if not isinstance(plan, Mapping):
+        raise bad("not a secure-api-calls plan (the top level is not a JSON object)")
+    if "format" not in plan:
+        raise bad("not a secure-api-calls plan (missing 'format')")
+    if plan["format"] != PLAN_FORMAT:
+        raise bad(f"not a secure-api-calls plan (format is {plan['format']!r})")
+    if plan.get("version") != PLAN_VERSION:
+        raise bad(f"plan version {plan.get('version')!r} is not supported (expected 1)")
+    for key in ("project", "stack"):
+        if not isinstance(plan.get(key), str):
+            raise bad(f"'{key}' is missing or not a string")
+    resources = plan.get("resources")
+    if not isinstance(resources, list):
+        raise bad("'resources' is missing or not a list")
+    seen: set[str] = set()
+    for i, res in enumerate(resources):
+        where = f"resources[{i}]"
+        if not isinstance(res, Mapping):
+            raise bad(f"{where} is not an object")
+        for key in ("urn", "type", "name"):
+            if not isinstance(res.get(key), str) or not res.get(key):
+                raise bad(f"{where} has no '{key}' string")
+        for key in ("inputs", "outputs", "propertyDependencies"):
+            if not isinstance(res.get(key, {}), Mapping):
+                raise bad(f"{where} ({res['urn']}) has '{key}' that is not an object")
+        if not isinstance(res.get("dependencies", []), list):
+            raise bad(f"{where} ({res['urn']}) has 'dependencies' that is not a list")
+        if res["urn"] in seen:
+            raise bad(f"{where} repeats URN {res['urn']}")
+        seen.add(res["urn"])
+
+
+def load_pack_config(path: Path | None) -> dict[str, Any]:
+    """Read a `--policy-pack-config` JSON file ({} when no path is given)."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SandboxError(f"{path}: cannot read the policy pack config ({err.strerror})") from err
+    except json.JSONDecodeError as err:
+        raise SandboxError(
+            f"{path}: policy pack config is not JSON (line {err.lineno}: {err.msg}); "
+            'write {"<policy-name>": {"enforcementLevel": "mandatory"}}'
+        ) from err
+    validate_pack_config(data, source=str(path))
+    return dict(data)
+
+
+def validate_pack_config(config: Any, *, source: str = "policy pack config") -> None:
+    """Same shape `pulumi preview --policy-pack-config` accepts; unknown names are errors."""
+    if not isinstance(config, Mapping):
+        raise SandboxError(f'{source}: not a JSON object; write {{"<policy-name>": {{...}}}}')
+    schemas = {p.name: p.config_schema for p in all_policies()}
+    for name, value in config.items():
+        if name != "all" and name not in schemas:
+            raise SandboxError(
+                f"{source}: unknown policy {name!r}; use one of the pack's policy names "
+                "(see policies/README.md) or 'all'"
+            )
+        if isinstance(value, str):
+            value = {"enforcementLevel": value}
+        if not isinstance(value, Mapping):
+            raise SandboxError(f"{source}: {name!r} must be a level string or an object")
+        level = value.get("enforcementLevel", "advisory")
+        if level not in _LEVELS:
+            raise SandboxError(
+                f"{source}: {name!r} has enforcementLevel {level!r}; use one of "
+                + ", ".join(_LEVELS)
+            )
+        schema = schemas.get(name)
+        allowed = set(schema.properties) if schema is not None else set()
+        for key in set(value) - {"enforcementLevel"} - allowed:
+            raise SandboxError(
+                f"{source}: {name!r} has no option {key!r}"
+                + (f"; options: {', '.join(sorted(allowed))}" if allowed else "")
+            )
+
+
+def _level_of(policy: Policy, config: Mapping[str, Any]) -> str:
+    level = (policy.enforcement_level or EnforcementLevel.ADVISORY).value
+    for key in ("all", policy.name):  # a named entry overrides "all", as in the engine
+        entry = config.get(key)
+        if isinstance(entry, str):
+            level = entry
+        elif isinstance(entry, Mapping) and "enforcementLevel" in entry:
+            level = entry["enforcementLevel"]
+    # Remediation cannot run offline; the engine likewise reports a remaining violation of a
+    # remediate policy as mandatory.
+    return "mandatory" if level == "remediate" else level
+
+
+def _options_of(policy: Policy, config: Mapping[str, Any]) -> dict[str, Any]:
+    entry = config.get(policy.name)
+    if not isinstance(entry, Mapping):
+        return {}
+    return {k: v for k, v in entry.items() if k != "enforcementLevel"}
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def _engine_value(value: Any) -> Any:
+    """Plan encoding -> engine encoding: "<unknown>" becomes CrossGuard's unknown sentinel."""
+    if isinstance(value, Mapping):
+        return {k: _engine_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_engine_value(v) for v in value]
+    return UNKNOWN_STRING_VALUE if value == UNKNOWN else value
+
+
+def _props(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return unknown_checking_proxy(_engine_value(dict(value)))
+
+
+def _options(res: Mapping[str, Any]) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=res.get("parent"),
+    )
+
+
+def _outputs(res: Mapping[str, Any]) -> dict[str, Any]:
+    outputs = dict(res.get("outputs") or res.get("inputs") or {})
+    if "id" in res and "id" not in outputs:
+        outputs["id"] = res["id"]  # the engine's outputs of azure resources carry their ID
+    return outputs
+
+
+def _stack_resources(resources: Sequence[Mapping[str, Any]]) -> list[PolicyResource]:
+    built = {
+        r["urn"]: PolicyResource(
+            r["type"], _props(_outputs(r)), r["urn"], r["name"], _options(r), None, None, [], {}
+        )
+        for r in resources
+    }
+    for r in resources:
+        res = built[r["urn"]]
+        res.parent = built.get(r.get("parent") or "")
+        res.dependencies = [built[u] for u in r.get("dependencies", []) if u in built]
+        res.property_dependencies = {
+            prop: [built[u] for u in urns if u in built]
+            for prop, urns in (r.get("propertyDependencies") or {}).items()
+        }
+    return list(built.values())
+
+
+def _run(validate_result: Any) -> None:
+    if isawaitable(validate_result):
+
+        async def wait() -> None:
+            await validate_result
+
+        asyncio.run(wait())
+
+
+def run_check(
+    plan: Mapping[str, Any], pack_config: Mapping[str, Any], *, source: str = "plan"
+) -> CheckReport:
+    """Run every enabled policy of the pack over the Plan and collect the violations."""
+    validate_plan(plan, source=source)
+    validate_pack_config(pack_config)
+    resources: list[Mapping[str, Any]] = list(plan["resources"])
+    by_urn = {r["urn"]: r for r in resources}
+    findings: list[Finding] = []
+    disabled: list[str] = []
+    run = 0
+
+    def add(policy: Policy, level: str, message: str, urn: str | None) -> None:
+        info = RULES[policy.name]
+        res = by_urn.get(urn or "")
+        findings.append(
+            Finding(
+                rule=policy.name,
+                number=info.number,
+                mirrors=info.mirrors,
+                level=level,
+                severity=info.severity.value,
+                urn=urn or "",
+                resource_name=res["name"] if res else plan["stack"],
+                resource_type=res["type"] if res else _STACK_TYPE,
+                message=message,
+            )
+        )
+
+    for policy in all_policies():
+        level = _level_of(policy, pack_config)
+        if level == "disabled":
+            disabled.append(policy.name)
+            continue
+        run += 1
+        options = _options_of(policy, pack_config)
+        try:
+            if isinstance(policy, ResourceValidationPolicy):
+                for res in resources:
+                    args = ResourceValidationArgs(
+                        res["type"],
+                        _props(res.get("inputs") or {}),
+                        res["urn"],
+                        res["name"],
+                        _options(res),
+                        None,
+                        options,
+                    )
+                    urn = res["urn"]
+                    _run(
+                        policy.validate(
+                            args, lambda msg, _urn=None, u=urn, p=policy: add(p, level, msg, u)
+                        )
+                    )
+            elif isinstance(policy, StackValidationPolicy):
+                stack_args = StackValidationArgs(_stack_resources(resources), options)
+                _run(
+                    policy.validate(
+                        stack_args, lambda msg, urn=None, p=policy: add(p, level, msg, urn)
+                    )
+                )
+        except UnknownValueError as err:
+            # What the engine does when a rule touches an unknown value: an advisory note.
+            add(policy, "advisory", f"can't run policy '{policy.name}' during preview: {err}", None)
+
+    order = {"mandatory": 0, "advisory": 1}
+    findings.sort(key=lambda f: (order.get(f.level, 2), f.number, f.rule, f.urn, f.message))
+    mandatory = sum(f.level == "mandatory" for f in findings)
+    return CheckReport(
+        project=plan["project"],
+        stack=plan["stack"],
+        findings=tuple(findings),
+        counts=CheckCounts(
+            mandatory=mandatory,
+            advisory=len(findings) - mandatory,
+            rules_run=run,
+            rules_disabled=len(disabled),
+            resources=len(resources),
+        ),
+        disabled_rules=tuple(disabled),
+        mandatory_failed=mandatory > 0,
+    )
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def _summary(report: CheckReport) -> str:
+    c = report.counts
+    verdict = "FAILED" if report.mandatory_failed else "passed"
+    return (
+        f"{verdict}: {c.mandatory} mandatory, {c.advisory} advisory "
+        f"({c.rules_run} rules run, {c.rules_disabled} disabled, {c.resources} resources)"
+    )
+
+
+def format_text(report: CheckReport) -> str:
+    lines = [f"Policy pack {PACK_NAME} on {report.project}/{report.stack}"]
+    for f in report.findings:
+        lines.append(f"{f.level.upper():<9}  #{f.number} {f.rule}  {f.resource_name} ({f.urn})")
+        lines.append(f"           {f.message}")
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def report_to_dict(report: CheckReport) -> dict[str, Any]:
+    """A JSON-ready dict in a fixed key order (diffable across runs)."""
+    c = report.counts
+    return {
+        "pack": PACK_NAME,
+        "project": report.project,
+        "stack": report.stack,
+        "mandatoryFailed": report.mandatory_failed,
+        "counts": {
+            "mandatory": c.mandatory,
+            "advisory": c.advisory,
+            "rulesRun": c.rules_run,
+            "rulesDisabled": c.rules_disabled,
+            "resources": c.resources,
+        },
+        "disabledRules": list(report.disabled_rules),
+        "findings": [
+            {
+                "rule": f.rule,
+                "number": f.number,
+                "mirrors": f.mirrors,
+                "level": f.level,
+                "severity": f.severity,
+                "urn": f.urn,
+                "resourceName": f.resource_name,
+                "resourceType": f.resource_type,
+                "message": f.message,
+            }
+            for f in report.findings
+        ],
+    }
+
+
+def format_json(report: CheckReport) -> str:
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(text: str) -> str:
+    # GitHub renders <inbound> as an HTML tag and | as a column break.
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\n", " ")
+    )
+
+
+def format_markdown(report: CheckReport) -> str:
+    icon = "❌" if report.mandatory_failed else "✅"
+    lines = [
+        f"### {icon} Policy pack `{PACK_NAME}` on `{report.project}/{report.stack}`",
+        "",
+        _summary(report),
+        "",
+    ]
+    if report.findings:
+        lines += ["| Level | Rule | Resource | Message |", "|---|---|---|---|"]
+        for f in report.findings:
+            kind = f.resource_type.rsplit(":", 1)[-1]
+            lines.append(
+                f"| {f.level} | #{f.number} `{f.rule}` | {kind} `{_cell(f.resource_name)}` "
+                f"| {_cell(f.message)} |"
+            )
+    else:
+        lines.append("No violations.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,196 @@
+"""The strict config model: good stacks parse, every bad input is one line naming the key."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import ConfigError, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dev_raw() -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    prefix = "secure-api-calls:"
+    return {k[len(prefix) :]: v for k, v in document["config"].items() if k.startswith(prefix)}
+
+
+def error_for(mutate: Any, stack: str = "dev") -> str:
+    raw = copy.deepcopy(dev_raw())
+    mutate(raw)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, stack, ROOT)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_dev_and_prod_stack_files_parse() -> None:
+    for stack in ("dev", "prod"):
+        document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        raw = {
+            k.split(":", 1)[1]: v
+            for k, v in document["config"].items()
+            if k.startswith("secure-api-calls:")
+        }
+        config = parse_config(raw, stack, ROOT)
+        assert [api.name for api in config.apis] == ["orders", "inventory"]
+
+
+def test_structured_values_arrive_as_json_strings_from_the_engine() -> None:
+    from components.config import decode_values
+
+    raw = {
+        key: json.dumps(value) if not isinstance(value, str) else value
+        for key, value in dev_raw().items()
+    }
+    assert parse_config(decode_values(raw), "dev", ROOT).gateway.sku == "Developer"
+
+
+CASES: list[tuple[str, Any, str]] = [
+    (
+        "a misspelled top-level key",
+        lambda c: c.update(gatway=c["gateway"]),
+        "config secure-api-calls:gatway: unknown key",
+    ),
+    (
+        "a misspelled nested key",
+        lambda c: c["apis"][0].update(backendURL="https://x.example"),
+        "config secure-api-calls:apis[0].backendURL: unknown key",
+    ),
+    (
+        "an operation role missing from its API",
+        lambda c: c["apis"][0]["operations"][0].update(roles=["Orders.Delete"]),
+        "config secure-api-calls:apis[0].operations[0].roles: role 'Orders.Delete' is not defined "
+        "on API 'orders'",
+    ),
+    (
+        "a consumer naming an unknown API",
+        lambda c: c["consumers"][0]["calls"][0].update(api="payments"),
+        "config secure-api-calls:consumers[0].calls[0].api: unknown API 'payments'",
+    ),
+    (
+        "an http backend",
+        lambda c: c["apis"][0].update(backendUrl="http://orders.example"),
+        "config secure-api-calls:apis[0].backendUrl: must be an https:// URL",
+    ),
+    (
+        "a consumer role the API does not define",
+        lambda c: c["consumers"][1]["calls"][0].update(roles=["Orders.Admin"]),
+        "config secure-api-calls:consumers[1].calls[0].roles: role 'Orders.Admin' is not defined",
+    ),
+    (
+        "duplicate role values",
+        lambda c: c["apis"][0]["roles"].append({"value": "orders.read"}),
+        "config secure-api-calls:apis[0].roles: duplicate role value 'orders.read'",
+    ),
+    (
+        "a role value with a space",
+        lambda c: c["apis"][0]["roles"][0].update(value="Orders Read"),
+        "config secure-api-calls:apis[0].roles[0].value: 'Orders Read' does not match",
+    ),
+    (
+        "an API name with capitals",
+        lambda c: c["apis"][0].update(name="Orders"),
+        "config secure-api-calls:apis[0].name: 'Orders' does not match",
+    ),
+    (
+        "a missing gateway",
+        lambda c: c.pop("gateway"),
+        "config secure-api-calls:gateway: required key is missing",
+    ),
+    (
+        "an unknown gateway SKU",
+        lambda c: c["gateway"].update(sku="Free"),
+        "config secure-api-calls:gateway.sku: 'Free' is not allowed",
+    ),
+    (
+        "a created gateway without a publisher",
+        lambda c: c["gateway"].pop("publisherEmail"),
+        "config secure-api-calls:gateway: mode 'create' needs publisherName and publisherEmail",
+    ),
+    (
+        "an existing gateway without its resource group",
+        lambda c: c.update(gateway={"mode": "existing", "name": "apim-shared"}),
+        "config secure-api-calls:gateway: mode 'existing' needs name and resourceGroup",
+    ),
+    (
+        "an unknown developer tool",
+        lambda c: c["developers"].update(tools=["azure-cli", "postman"]),
+        "config secure-api-calls:developers.tools[1]: 'postman' is not allowed",
+    ),
+    (
+        "a developer group whose object ID is not a GUID",
+        lambda c: c["developers"]["groups"][0].update(objectId="devs"),
+        "config secure-api-calls:developers.groups[0].objectId: 'devs' does not match",
+    ),
+    (
+        "a developer group granted a role of an unknown API",
+        lambda c: c["developers"]["groups"][0]["roles"].update(billing=["Billing.Read"]),
+        "config secure-api-calls:developers.groups[0].roles.billing: unknown API 'billing'",
+    ),
+    (
+        "two APIs on the same path",
+        lambda c: c["apis"][1].update(path="orders"),
+        "config secure-api-calls:apis: duplicate API path 'orders'",
+    ),
+    (
+        "an API with both operations and an OpenAPI file",
+        lambda c: c["apis"][0].update(openapi={"file": "x.json", "operationRoles": {}}),
+        "config secure-api-calls:apis[0]: declare exactly one of 'operations' or 'openapi'",
+    ),
+    (
+        "an operation without roles",
+        lambda c: c["apis"][0]["operations"][0].update(roles=[]),
+        "config secure-api-calls:apis[0].operations[0].roles: Tuple should have at least 1 item",
+    ),
+    (
+        "a name prefix too long for the Key Vault name",
+        lambda c: c.update(namePrefix="contosoabc"),
+        "config secure-api-calls:namePrefix: Key Vault name 'kv-contosoabc-longstack12' exceeds 24",
+    ),
+    (
+        "a scope value equal to a role value",
+        lambda c: c["apis"][0].update(scope={"value": "Orders.Read"}),
+        "config secure-api-calls:apis[0].scope.value: must differ from every app role value",
+    ),
+    (
+        "a soft-delete retention out of range",
+        lambda c: c["keyVault"].update(softDeleteRetentionDays=3),
+        "config secure-api-calls:keyVault.softDeleteRetentionDays: Input should be greater than",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_config_is_one_line_naming_the_key(case: str, mutate: Any, expected: str) -> None:
+    stack = "longstack12" if "Key Vault" in expected else "dev"
+    assert error_for(mutate, stack).startswith(expected)
+
+
+def test_an_openapi_operation_without_roles_is_named(tmp_path: Path) -> None:
+    spec = {
+        "openapi": "3.0.1",
+        "paths": {"/a": {"get": {"operationId": "read-a"}, "post": {"operationId": "write-a"}}},
+    }
+    (tmp_path / "api.json").write_text(json.dumps(spec))
+    raw = dev_raw()
+    raw["apis"][0].pop("operations")
+    raw["apis"][0]["openapi"] = {"file": "api.json", "operationRoles": {"read-a": ["Orders.Read"]}}
+    with pytest.raises(
+        ConfigError,
+        match=r"apis\[0\]\.openapi\.operationRoles: operation "
+        r"'write-a' has no roles",
+    ):
+        parse_config(raw, "dev", tmp_path)
+
+
+def test_a_stack_name_azure_names_cannot_hold_is_refused() -> None:
+    with pytest.raises(ConfigError, match="stack name 'Dev-Stack' must be 1-12 lowercase"):
+        parse_config(dev_raw(), "Dev-Stack", ROOT)

@@ -22,6 +22,7 @@ from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
+    ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -78,7 +79,7 @@ class CheckReport:
 def load_plan(path: Path) -> dict[str, Any]:
     """Read a Plan file; a missing or non-JSON file is a SandboxError naming the fix."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise SandboxError(f"{path}: cannot read the plan ({err.strerror}); {_MAKE_PLAN}") from err
     except json.JSONDecodeError as err:
@@ -256,6 +257,39 @@ def _run(validate_result: Any) -> None:
         asyncio.run(wait())
 
 
+Found = list[tuple[str, str | None]]
+
+
+def _validate(
+    policy: Policy, resources: Sequence[Mapping[str, Any]], options: Any, found: Found
+) -> None:
+    """One policy over the Plan, with the argument objects the engine would build."""
+    if isinstance(policy, ResourceValidationPolicy):
+        for res in resources:
+            args = ResourceValidationArgs(
+                res["type"],
+                _props(res.get("inputs") or {}),
+                res["urn"],
+                res["name"],
+                _options(res),
+                None,
+                options,
+            )
+            _run(policy.validate(args, _reporter(found, res["urn"])))
+    elif isinstance(policy, StackValidationPolicy):
+        stack_args = StackValidationArgs(_stack_resources(resources), options)
+        _run(policy.validate(stack_args, _reporter(found, None)))
+
+
+def _reporter(found: Found, fixed_urn: str | None) -> ReportViolation:
+    """A report_violation callback; resource policies always report on their own URN."""
+
+    def report_violation(message: str, urn: str | None = None) -> None:
+        found.append((message, fixed_urn if fixed_urn is not None else urn))
+
+    return report_violation
+
+
 def run_check(
     plan: Mapping[str, Any], pack_config: Mapping[str, Any], *, source: str = "plan"
 ) -> CheckReport:
@@ -266,60 +300,36 @@ def run_check(
     by_urn = {r["urn"]: r for r in resources}
     findings: list[Finding] = []
     disabled: list[str] = []
-    run = 0
 
-    def add(policy: Policy, level: str, message: str, urn: str | None) -> None:
+    def finding(policy: Policy, level: str, message: str, urn: str | None) -> Finding:
         info = RULES[policy.name]
         res = by_urn.get(urn or "")
-        findings.append(
-            Finding(
-                rule=policy.name,
-                number=info.number,
-                mirrors=info.mirrors,
-                level=level,
-                severity=info.severity.value,
-                urn=urn or "",
-                resource_name=res["name"] if res else plan["stack"],
-                resource_type=res["type"] if res else _STACK_TYPE,
-                message=message,
-            )
+        return Finding(
+            rule=policy.name,
+            number=info.number,
+            mirrors=info.mirrors,
+            level=level,
+            severity=info.severity.value,
+            urn=urn or "",
+            resource_name=res["name"] if res else plan["stack"],
+            resource_type=res["type"] if res else _STACK_TYPE,
+            message=message,
         )
 
-    for policy in all_policies():
+    policies = all_policies()
+    for policy in policies:
         level = _level_of(policy, pack_config)
         if level == "disabled":
             disabled.append(policy.name)
             continue
-        run += 1
-        options = _options_of(policy, pack_config)
+        found: Found = []
         try:
-            if isinstance(policy, ResourceValidationPolicy):
-                for res in resources:
-                    args = ResourceValidationArgs(
-                        res["type"],
-                        _props(res.get("inputs") or {}),
-                        res["urn"],
-                        res["name"],
-                        _options(res),
-                        None,
-                        options,
-                    )
-                    urn = res["urn"]
-                    _run(
-                        policy.validate(
-                            args, lambda msg, _urn=None, u=urn, p=policy: add(p, level, msg, u)
-                        )
-                    )
-            elif isinstance(policy, StackValidationPolicy):
-                stack_args = StackValidationArgs(_stack_resources(resources), options)
-                _run(
-                    policy.validate(
-                        stack_args, lambda msg, urn=None, p=policy: add(p, level, msg, urn)
-                    )
-                )
+            _validate(policy, resources, _options_of(policy, pack_config), found)
         except UnknownValueError as err:
             # What the engine does when a rule touches an unknown value: an advisory note.
-            add(policy, "advisory", f"can't run policy '{policy.name}' during preview: {err}", None)
+            note = f"can't run policy '{policy.name}' during preview: {err.message}"
+            findings.append(finding(policy, "advisory", note, None))
+        findings += [finding(policy, level, msg, urn) for msg, urn in found]
 
     order = {"mandatory": 0, "advisory": 1}
     findings.sort(key=lambda f: (order.get(f.level, 2), f.number, f.rule, f.urn, f.message))
@@ -331,7 +341,7 @@ def run_check(
         counts=CheckCounts(
             mandatory=mandatory,
             advisory=len(findings) - mandatory,
-            rules_run=run,
+            rules_run=len(policies) - len(disabled),
             rules_disabled=len(disabled),
             resources=len(resources),
         ),

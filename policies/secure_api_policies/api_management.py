@@ -27,7 +27,7 @@ TRIPLE_DES_KEY = f"{_SECURITY}.Ciphers.TripleDes168"
 
 def _consumption(props: Props) -> bool:
     # The Consumption tier rejects customProperties and never offers the legacy protocols.
-    return get_path(props, "sku", "name") == "Consumption"
+    return bool(get_path(props, "sku", "name") == "Consumption")
 
 
 def _custom_properties_off(props: Props, who: str, keys: tuple[str, ...], why: str) -> list[str]:

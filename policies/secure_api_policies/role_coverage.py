@@ -80,16 +80,19 @@ class _Stack:
         ]
         if not named:
             return None  # managed outside this stack
-        value = known(named[0].props.get("value"))
-        if value is not None:
-            return self.regs_for_literal(value)
-        # Unknown or masked value: follow what it was computed from.
+        by_value = None
+        if (value := known(named[0].props.get("value"))) is not None:
+            by_value = self.regs_for_literal(value)
+            if by_value:
+                return by_value
+        # Unknown or masked value (or client IDs unknown at preview): follow what the named
+        # value was computed from.
         deps = named[0].property_dependencies.get("value", ())
         sources = [self.by_urn[u] for u in deps if u in self.by_urn]
         regs = [s for s in sources if s.type == REGISTRATION]
         for uri in (s for s in sources if s.type == IDENTIFIER_URI):
             regs += link(uri, "applicationId", self.regs, registration_ids) or []
-        return regs or None
+        return regs or by_value
 
 
 def _audiences(policy: StackResource, stack: _Stack, own: tuple[str, ...]) -> tuple[str, ...]:

@@ -136,3 +136,16 @@ def test_a_grant_whose_app_role_id_is_unknown_is_skipped(kit: Any) -> None:
         kit.stack, "orders-client-read", lambda r: kit.with_props(r, appRoleId=UNKNOWN)
     )
     assert required_roles_defined(stack) == []
+
+
+def test_unknown_client_ids_still_link_through_the_named_values_dependency(kit: Any) -> None:
+    reg = kit.urn("reg", "orders-api")
+    stack = kit.replace(kit.stack, "orders-api", lambda r: kit.with_props(r, clientId=UNKNOWN))
+    stack = kit.replace(
+        stack,
+        "orders-audience",
+        lambda r: StackResource(r.type, r.name, r.urn, r.props, None, {"value": (reg,)}),
+    )
+    xml = kit.API_POLICY_XML.replace("Orders.Write", "Orders.Delete")
+    stack = kit.replace(stack, "orders-policy", lambda r: kit.with_props(r, value=xml))
+    assert "Orders.Delete" in required_roles_defined(stack)[0].message

@@ -148,6 +148,11 @@ class KeyVault(_Model):
     soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 90
 
 
+class Observability(_Model):
+    enabled: bool = True
+    retention_days: Annotated[int, Field(ge=30, le=730)] = 30
+
+
 class ResourceGroup(_Model):
     name: Annotated[str, Field(pattern=r"^[-\w._()]{1,90}$")] | None = None
     existing: bool = False
@@ -161,6 +166,7 @@ class StackConfig(_Model):
     app_service_plan: AppServicePlan = AppServicePlan()
     key_vault: KeyVault = KeyVault()
     developers: Developers = Developers()
+    observability: Observability = Observability()
     apis: Annotated[tuple[Api, ...], Field(min_length=1)]
     consumers: tuple[Consumer, ...] = ()
     tags: dict[str, Annotated[str, Field(max_length=256)]] = {}

@@ -35,6 +35,7 @@ class ConsumerAppArgs:
     runtime: str
     health_check_path: str
     calls: tuple[ApiCallSettings, ...]
+    insights_connection_string: pulumi.Input[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -42,8 +43,16 @@ class ConsumerAppArgs:
             raise ValueError(f"consumer '{self.site_name}' calls no API")
 
 
-def app_settings(calls: tuple[ApiCallSettings, ...]) -> list[web.NameValuePairArgs]:
+def app_settings(
+    calls: tuple[ApiCallSettings, ...], insights: pulumi.Input[str] | None = None
+) -> list[web.NameValuePairArgs]:
     settings: list[web.NameValuePairArgs] = []
+    if insights is not None:
+        # App Service's Python auto-instrumentation (Linux) reads these two settings.
+        settings += [
+            web.NameValuePairArgs(name="APPLICATIONINSIGHTS_CONNECTION_STRING", value=insights),
+            web.NameValuePairArgs(name="ApplicationInsightsAgent_EXTENSION_VERSION", value="~3"),
+        ]
     for call in calls:
         names = setting_names(call.api)
         reference = (
@@ -88,7 +97,7 @@ class ConsumerApp(pulumi.ComponentResource):
                 remote_debugging_enabled=False,
                 http20_enabled=True,
                 health_check_path=args.health_check_path,
-                app_settings=app_settings(args.calls),
+                app_settings=app_settings(args.calls, args.insights_connection_string),
             ),
             tags=args.tags,
             opts=child,

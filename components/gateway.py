@@ -46,6 +46,7 @@ class Gateway(pulumi.ComponentResource):
     service_name: str
     resource_group_name: str
     gateway_url: pulumi.Output[str]
+    service_id: pulumi.Output[str] | None  # None for an existing gateway
     tenant_named_value: apimanagement.NamedValue
 
     def __init__(
@@ -74,6 +75,7 @@ class Gateway(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
             self.gateway_url = service.gateway_url
+            self.service_id = service.id
             depends = [service]
         else:
             self.resource_group_name = config.resource_group or ""
@@ -83,6 +85,7 @@ class Gateway(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
             self.gateway_url = existing.gateway_url
+            self.service_id = None
 
         self.dependencies = depends
         self.tenant_named_value = apimanagement.NamedValue(

@@ -59,6 +59,14 @@ class Names:
     def key_vault(self) -> str:
         return f"kv-{self.prefix}-{self.stack}"
 
+    @property
+    def log_workspace(self) -> str:
+        return f"log-{self.prefix}-{self.stack}"
+
+    @property
+    def app_insights(self) -> str:
+        return f"appi-{self.prefix}-{self.stack}"
+
     def web_app(self, consumer: str) -> str:
         return f"app-{self.prefix}-{consumer}-{self.stack}"
 

@@ -15,6 +15,7 @@ from pulumi_azure_native import apimanagement
 
 from components import gateway_policy, naming
 from components.config import Api
+from components.observability import api_diagnostic
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ProtectedApiArgs:
     client_id: pulumi.Input[str]
     consumers: tuple[str, ...]
     base_dir: Path
+    logger_id: pulumi.Input[str] | None = None  # set: failed requests go to App Insights
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def __post_init__(self) -> None:
@@ -180,6 +182,16 @@ class ProtectedApi(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
                 resource_group_name=rg,
                 service_name=service,
+            )
+
+        if args.logger_id is not None:
+            api_diagnostic(
+                f"{name}-diagnostic",
+                api_id=api.name,
+                logger_id=args.logger_id,
+                resource_group_name=rg,
+                service_name=service,
+                opts=on_api,
             )
 
         self.subscriptions = {}

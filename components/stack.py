@@ -20,6 +20,7 @@ from components.consumer_app import ApiCallSettings, ConsumerApp, ConsumerAppArg
 from components.gateway import Gateway, GatewayArgs
 from components.hosting import Hosting, HostingArgs
 from components.key_vault import KeyVaultArgs, StoredKey, SubscriptionKeyVault
+from components.observability import Observability, ObservabilityArgs
 from components.protected_api import ProtectedApi, ProtectedApiArgs
 from components.role_grants import Grant, RoleGrants, RoleGrantsArgs
 
@@ -67,6 +68,23 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
         ),
     )
 
+    observability = None
+    if config.observability.enabled:
+        observability = Observability(
+            "observability",
+            ObservabilityArgs(
+                workspace_name=names.log_workspace,
+                insights_name=names.app_insights,
+                resource_group_name=rg_name,
+                location=config.location,
+                retention_days=config.observability.retention_days,
+                service_name=gateway.service_name,
+                service_resource_id=gateway.service_id,
+                tags=tags,
+                depends_on=(*placed_after, *gateway.dependencies),
+            ),
+        )
+
     identities: dict[str, ApiIdentity] = {}
     apis: dict[str, ProtectedApi] = {}
     for api in config.apis:
@@ -89,6 +107,7 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
                 client_id=identities[api.name].client_id,
                 consumers=tuple(c.name for c in config.consumers if _calls(c, api.name)),
                 base_dir=base_dir,
+                logger_id=observability.logger_id if observability else None,
                 depends_on=(*gateway.dependencies, gateway.tenant_named_value),
             ),
         )
@@ -128,6 +147,9 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
                 runtime=consumer.runtime,
                 health_check_path=consumer.health_check_path,
                 calls=calls,
+                insights_connection_string=(
+                    observability.connection_string if observability else None
+                ),
                 tags=tags,
             ),
         )

@@ -168,7 +168,7 @@ def validate_pack_config(config: Any, *, source: str = "policy pack config") -> 
             )
         schema = schemas.get(name)
         allowed = set(schema.properties) if schema is not None else set()
-        for key in set(value) - {"enforcementLevel"} - allowed:
+        for key in sorted(set(value) - {"enforcementLevel"} - allowed):
             raise SandboxError(
                 f"{source}: {name!r} has no option {key!r}"
                 + (f"; options: {', '.join(sorted(allowed))}" if allowed else "")

@@ -21,7 +21,7 @@ from typing import Any
 
 from sandbox.diff_impact import consequences
 from sandbox.diff_model import (
-    ABSENT, SECRET, Change, Consequence, FieldChange, Kind, PlanDiff,
+    ABSENT, SECRET, Change, Consequence, FieldChange, Kind, PlanDiff, exit_code,
 )
 from sandbox.diff_render import format_json, format_markdown, format_text
 
@@ -100,7 +100,11 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
         keyed = all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
         out = {}
         for index, item in enumerate(value):
-            out.update(flatten(item, f"{path}[name={names[index]}]" if keyed else f"{path}[{index}]"))
+            if keyed:  # the name is in the path already (an item of only a name stays: `{}`)
+                rest = {k: v for k, v in item.items() if k != "name"}
+                out.update(flatten(rest, f"{path}[name={names[index]}]"))
+            else:
+                out.update(flatten(item, f"{path}[{index}]"))
         return out
     return {path: value}
 
@@ -157,35 +161,53 @@ def _resource_fields(
     return field_changes(old["inputs"], new["inputs"], replace_keys(new["type"]), secrets)
 
 
-def _similarity(old: Mapping[str, Any], new: Mapping[str, Any]) -> float:
-    """Half name likeness, half share of equal inputs: enough to tell `orders-role-read` ->
-    `purchases-role-read` from `purchases-role-write` without knowing the naming scheme."""
+def _similarity(old: Mapping[str, Any], new: Mapping[str, Any], paired: Mapping[str, str]) -> float:
+    """How likely `new` is `old` renamed. A name that follows its parent's rename (`orders-scope`
+    under `orders` -> `purchases-scope` under `purchases`) is certain; otherwise half name
+    likeness, half share of equal inputs, which tells `orders-role-read` -> `purchases-role-read`
+    from `purchases-role-write` without knowing the naming scheme."""
+    if old["parent"] and new["parent"] and paired.get(_key(old["parent"])) == _key(new["parent"]):
+        was, now = _name(old["parent"]), _name(new["parent"])
+        if was and old["name"].replace(was, now, 1) == new["name"]:
+            return 1.0
     name = SequenceMatcher(None, old["name"], new["name"]).ratio()
     a, b = flatten(old["inputs"]), flatten(new["inputs"])
     union = a.keys() | b.keys()
+    if not union:  # components have no inputs: only the name can tell
+        return name
     same = sum(1 for path in union if path in a and path in b and _same(a[path], b[path]))
-    return 0.5 * name + 0.5 * (same / len(union) if union else 1.0)
+    return 0.5 * name + 0.5 * same / len(union)
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
 
 
 def _pair_renames(
     gone: list[Mapping[str, Any]], born: list[Mapping[str, Any]]
 ) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
     """Greedy best-first pairing, parents before children: a child pairs only when its parent
-    is the same resource or was itself paired, so grants never pair across consumers."""
+    is the same resource or was itself paired, so grants never pair across consumers. A lone
+    vanished component and a lone new one of the same type chain are taken as a rename (that
+    is how renaming an API or consumer in the config looks); lone cloud resources are not,
+    because "lost grant A, new grant B" must not read as one renamed grant."""
     paired: dict[str, str] = {}  # old key -> new key
     pairs = []
-    used: set[str] = set()
     for depth in sorted({_type_chain(r["urn"]).count("$") for r in gone}):
+        level = [r for r in gone if _type_chain(r["urn"]).count("$") == depth]
         scored = []
-        for old in (r for r in gone if _type_chain(r["urn"]).count("$") == depth):
+        for old in level:
             for new in born:
-                if _key(new["urn"]) in used or _type_chain(new["urn"]) != _type_chain(old["urn"]):
+                if _type_chain(new["urn"]) != _type_chain(old["urn"]):
                     continue
                 if not _same_parent(old["parent"], new["parent"], paired):
                     continue
-                score = _similarity(old, new)
+                score = _similarity(old, new, paired)
+                if score < _RENAME_THRESHOLD and not old["custom"] and _lone(old, new, gone, born):
+                    score = _RENAME_THRESHOLD
                 if score >= _RENAME_THRESHOLD:
                     scored.append((score, old, new))
+        used = set(paired.values())
         for _score, old, new in sorted(scored, key=lambda s: (-s[0], s[1]["urn"], s[2]["urn"])):
             if _key(old["urn"]) in paired or _key(new["urn"]) in used:
                 continue
@@ -193,6 +215,15 @@ def _pair_renames(
             used.add(_key(new["urn"]))
             pairs.append((old, new))
     return pairs
+
+
+def _lone(
+    old: Mapping[str, Any], new: Mapping[str, Any], gone: list[Mapping[str, Any]],
+    born: list[Mapping[str, Any]],
+) -> bool:
+    chain = _type_chain(old["urn"])
+    return (sum(1 for r in gone if _type_chain(r["urn"]) == chain) == 1
+            and sum(1 for r in born if _type_chain(r["urn"]) == chain) == 1)
 
 
 def _same_parent(old: str | None, new: str | None, paired: Mapping[str, str]) -> bool:
@@ -254,10 +285,3 @@ def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:
         outputs=field_changes(base.get("outputs", {}), head.get("outputs", {}), secrets=hidden),
         unchanged=unchanged,
     )
-
-
-def exit_code(diff: PlanDiff) -> int:
-    """0 no change; 1 changes without identity-critical consequences; 3 identity-critical."""
-    if not diff.has_changes:
-        return 0
-    return 3 if diff.critical else 1

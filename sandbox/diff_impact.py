@@ -53,6 +53,12 @@ def _owner(res: Resource) -> str:
     return str(parent).rsplit("::", 1)[-1] if parent else str(res["name"])
 
 
+def _api(old: Resource | None, new: Resource | None) -> str:
+    """The owning API (or consumer), `old → new` when a rename moved the resource."""
+    was, now = (_owner(old) if old else None), (_owner(new) if new else None)
+    return f"{was} → {now}" if was and now and was != now else str(now or was)
+
+
 def _get(res: Resource | None, part: str, *path: str) -> Any:
     value: Any = res.get(part, {}) if res else {}
     for key in path:
@@ -154,7 +160,7 @@ def _field(change: Change, path: str) -> tuple[Any, Any] | None:
 
 def _registration(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
     was, now = _get(old, "outputs", "clientId"), _get(new, "outputs", "clientId")
-    api = _owner(new or old or {})
+    api = _api(old, new)
     if ch.kind == "create":
         return [(f"API {api}: new app registration; callers request `api://{now}/.default`.", False)]
     if ch.kind in ("delete", "replace"):
@@ -178,8 +184,7 @@ def _registration(ch: Change, old: Resource | None, new: Resource | None, n: Nam
 
 
 def _app_role(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
-    res = new or old or {}
-    api, value = _owner(res), _get(res, "inputs", "value")
+    api, value = _api(old, new), _get(new or old, "inputs", "value")
     holders = ", ".join(n.holding(_owner(old), _get(old, "inputs", "value"))) if old else ""
     who = f" ({holders})" if holders else ""
     if ch.kind == "delete":
@@ -210,12 +215,12 @@ def _identifier_uri(ch: Change, old: Resource | None, new: Resource | None, n: N
         return []
     was, now = _get(old, "inputs", "identifierUri"), _get(new, "inputs", "identifierUri")
     what = "is removed" if ch.kind == "delete" or was == now else f"is replaced by {now}"
-    return [(f"API {_owner(old or new or {})}: identifier URI {was} {what}: token requests for "
+    return [(f"API {_api(old, new)}: identifier URI {was} {what}: token requests for "
              f"scope `{was}/.default` fail (AADSTS500011) until callers use the new scope.", True)]
 
 
 def _service_principal(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
-    api = _owner(new or old or {})
+    api = _api(old, new)
     if ch.kind in ("delete", "replace"):
         what = "is deleted" if ch.kind == "delete" else "is recreated"
         return [(f"API {api}: service principal {what}: every app-role assignment to it is "
@@ -274,7 +279,8 @@ def _policy(ch: Change, old: Resource | None, new: Resource | None, n: Names) ->
         if roles1 - roles0:
             text += f"; callers with {_any(roles1 - roles0)} are now admitted"
         said.append((text + ".", True))
-    if aud0 != aud1:
+    # A policy moved to another API (a rename) references that API's named values by design.
+    if aud0 != aud1 and _get(old, "inputs", "apiId") == api:
         said.append((f"{where} now accepts audience {', '.join(sorted(aud1)) or 'none'} instead of "
                      f"{', '.join(sorted(aud0)) or 'none'}: tokens for "
                      f"{', '.join(sorted(aud0 - aud1)) or 'the old audience'} get 401.", True))
@@ -301,7 +307,7 @@ def _subscription(ch: Change, old: Resource | None, new: Resource | None, n: Nam
 
 
 def _web_app(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
-    consumer = _owner(new or old or {})
+    consumer = _api(old, new)
     was = _get(old, "outputs", "identity", "principalId")
     now = _get(new, "outputs", "identity", "principalId")
     if ch.kind == "replace":
@@ -320,6 +326,10 @@ def _web_app(ch: Change, old: Resource | None, new: Resource | None, n: Names) -
 
 def _named_value(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
     name = _braces(str(_get(new or old, "inputs", "namedValueId")))
+    was = _braces(str(_get(old, "inputs", "namedValueId")))
+    if ch.kind == "replace" and ch.renamed and was != name:
+        return [(f"gateway named value `{was}` becomes `{name}`, as the renamed API's policies "
+                 "expect.", False)]
     if ch.kind in ("delete", "replace"):
         what = "is deleted" if ch.kind == "delete" else "is recreated"
         return [(f"gateway named value `{name}` {what}: policies that reference it break.", True)]
@@ -350,9 +360,12 @@ def _reader(ch: Change, old: Resource | None, new: Resource | None, n: Names) ->
     if ch.kind == "delete":
         return [(f"{who} can no longer read Key Vault secret {target}: its Key Vault reference "
                  "fails and its calls get 401.", True)]
-    return [(f"{who}'s read access to Key Vault secret {target} is recreated"
-             f" (now for {n.principal(_get(new, 'inputs', 'principalId'))}): its Key Vault "
-             "reference may fail meanwhile: 401.", True)]
+    reader = n.principal(_get(new, "inputs", "principalId"))
+    now = str(_get(new, "inputs", "scope")).rsplit("/", 1)[-1]
+    moved = (f" (now {reader} on {now})" if reader != who else f" (now on {now})"
+             if now != target else "")
+    return [(f"{who}'s read access to Key Vault secret {target} is recreated{moved}: its Key "
+             "Vault reference may fail meanwhile: 401.", True)]
 
 
 Rule = Callable[[Change, Resource | None, Resource | None, Names], Said]

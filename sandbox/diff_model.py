@@ -93,3 +93,11 @@ class PlanDiff:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes or self.outputs)
+
+
+def exit_code(diff: PlanDiff) -> int:
+    """0 no change; 1 changes without identity-critical consequences; 3 identity-critical.
+    (2 is the command line's usage error, SandboxError.exit_code.)"""
+    if not diff.has_changes:
+        return 0
+    return 3 if diff.critical else 1

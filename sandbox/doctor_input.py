@@ -76,8 +76,11 @@ def decode_unverified(token: str) -> DecodedToken:
 def load_config(stack: str, project_dir: Path = PROJECT_DIR) -> StackConfig:
     """The stack's strict config, as the program parses it; config errors are SandboxErrors."""
     prefix = f"{PROJECT}:"
-    raw = {k[len(prefix) :]: v for k, v in read_stack_config(stack, project_dir).items()
-           if k.startswith(prefix)}
+    raw = {
+        k[len(prefix) :]: v
+        for k, v in read_stack_config(stack, project_dir).items()
+        if k.startswith(prefix)
+    }
     try:
         return parse_config(decode_values(raw), stack, project_dir)
     except ConfigError as error:

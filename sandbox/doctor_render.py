@@ -42,7 +42,10 @@ def _facts(d: Diagnosis) -> list[tuple[str, str]]:
         ("aud", f"{aud} → " + (f"API {d.target_api}" if d.target_api else "no API of this stack")),
         (client_claim, f"{claims.get(client_claim, '—')} → {who}"),
         ("oid", str(claims.get("oid", "—"))),
-        ("roles", ", ".join(roles) if isinstance(roles, list) and roles else str(roles or "—")),
+        (
+            "roles",
+            (", ".join(map(str, roles)) if isinstance(roles, list) else str(roles or "")) or "—",
+        ),
         ("scp", str(claims.get("scp", "—"))),
         ("exp", _time(claims.get("exp"), d.now)),
         ("nbf", _time(claims.get("nbf"), d.now)),

@@ -50,9 +50,13 @@ _ARM_PATHS: dict[str, str] = {
     "web:WebAppFtpAllowed": "Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp",
     "web:WebAppScmAllowed": "Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm",
     "keyvault:Vault": "Microsoft.KeyVault/vaults/{vaultName}",
+    "operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces/{workspaceName}",
+    "applicationinsights:Component": "Microsoft.Insights/components/{resourceName}",
+    "apimanagement:Logger": "Microsoft.ApiManagement/service/{serviceName}/loggers/{loggerId}",
+    "apimanagement:ApiDiagnostic": "Microsoft.ApiManagement/service/{serviceName}/apis/{apiId}"
+    "/diagnostics/{diagnosticId}",
     "keyvault:Secret": "Microsoft.KeyVault/vaults/{vaultName}/secrets/{secretName}",
 }
-_NAME_KEYS = ("name", "serviceName", "vaultName", "secretName", "sid", "apiId", "backendId")
 
 
 class StackMocks(pulumi.runtime.Mocks):
@@ -109,7 +113,7 @@ class StackMocks(pulumi.runtime.Mocks):
             )
         template = _ARM_PATHS.get(kind, kind.replace(":", "/") + "/{name}")
         resource_id = f"{base}/providers/" + template.format_map(_Defaulting(inputs, key))
-        name = next((str(inputs[k]) for k in _NAME_KEYS if inputs.get(k)), derived_id(key, "name"))
+        name = resource_id.rsplit("/", 1)[-1]  # ARM's `name` is the last segment of the ID
         outputs["name"] = name
         if kind == "web:WebApp":
             outputs["defaultHostName"] = f"{name}.azurewebsites.net"
@@ -125,6 +129,13 @@ class StackMocks(pulumi.runtime.Mocks):
                 "principalId": derived_id(key, "principalId"),
                 "tenantId": self.tenant,
             }
+        elif kind == "applicationinsights:Component":
+            key_id = derived_id(key, "instrumentationKey")
+            outputs["instrumentationKey"] = key_id
+            outputs["connectionString"] = (
+                f"InstrumentationKey={key_id};IngestionEndpoint="
+                f"https://{inputs.get('location', 'westeurope')}-0.in.applicationinsights.azure.com/"
+            )
         elif kind == "keyvault:Vault":
             outputs["properties"] = {
                 **dict(inputs.get("properties") or {}),

@@ -35,15 +35,36 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 MASKED = "[secret]"
 
 # Types that shape the request pipeline and are read below.
-_HANDLED = {"Api", "ApiOperation", "ApiPolicy", "ApiOperationPolicy", "Backend", "NamedValue",
-            "Subscription", "Policy"}
+_HANDLED = {
+    "Api",
+    "ApiOperation",
+    "ApiPolicy",
+    "ApiOperationPolicy",
+    "Backend",
+    "NamedValue",
+    "Subscription",
+    "Policy",
+}
 # Types with no effect on how a request is answered.
-_INERT = {"ApiManagementService", "Logger", "Diagnostic", "ApiDiagnostic", "Tag", "TagByApi",
-          "TagByOperation"}
+_INERT = {
+    "ApiManagementService",
+    "Logger",
+    "Diagnostic",
+    "ApiDiagnostic",
+    "Tag",
+    "TagByApi",
+    "TagByOperation",
+}
 _NAMED_VALUE_REF = re.compile(r"\{\{([^{}]*)\}\}")
 # Api inputs that change routing or the operation set in ways the emulator does not model.
-_UNEMULATED_API_INPUTS = ("apiVersion", "apiVersionSetId", "apiVersionSet", "sourceApiId",
-                          "soapApiType", "wsdlSelector")
+_UNEMULATED_API_INPUTS = (
+    "apiVersion",
+    "apiVersionSetId",
+    "apiVersionSet",
+    "sourceApiId",
+    "soapApiType",
+    "wsdlSelector",
+)
 _UNEMULATED_BACKEND_INPUTS = ("credentials", "proxy", "pool", "circuitBreaker", "type")
 
 

@@ -97,7 +97,10 @@ def _number(value: Any) -> float | None:
 def issuers(tenant_id: str) -> tuple[str, str]:
     # [choice] Both Entra issuer forms for the configured tenant; GUIDs compared lower-case.
     tenant = tenant_id.lower()
-    return (f"https://sts.windows.net/{tenant}/", f"https://login.microsoftonline.com/{tenant}/v2.0")
+    return (
+        f"https://sts.windows.net/{tenant}/",
+        f"https://login.microsoftonline.com/{tenant}/v2.0",
+    )
 
 
 def _claim_values(value: Any, separator: str | None) -> list[str] | None:

@@ -575,3 +575,14 @@ def test_markdown_for_a_clean_plan_says_so() -> None:
     text = format_markdown(run_check(compliant_plan(), {}))
     assert text.startswith("### ✅")
     assert "No violations." in text
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_real_stacks_pass_every_mandatory_rule_with_their_pack_config(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    plan = request.getfixturevalue(f"{stack}_plan")  # from tests/conftest.py, made under mocks
+    config = load_pack_config(Path(__file__).resolve().parents[2] / f"policies/config.{stack}.json")
+    report = run_check(plan, config)
+    assert not report.mandatory_failed, format_text(report)
+    assert report.counts.rules_run == 36

@@ -222,6 +222,14 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
             for role in call.roles:
                 if role not in apis[call.api].role_values:
                     add((f"{at}.roles", _unknown_role(role, apis[call.api])))
+                elif "Application" not in _member_types(apis[call.api], role):
+                    add(
+                        (
+                            f"{at}.roles",
+                            f"role '{role}' is for users only (allowedMemberTypes); "
+                            "a managed identity cannot hold it",
+                        )
+                    )
         if dup := _unique([c.api for c in consumer.calls], "call to API"):
             add((f"consumers[{i}].calls", dup))
     for i, group in enumerate(config.developers.groups):
@@ -233,8 +241,20 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
             for role in roles:
                 if role not in apis[api_name].role_values:
                     add((at, _unknown_role(role, apis[api_name])))
+                elif "User" not in _member_types(apis[api_name], role):
+                    add(
+                        (
+                            at,
+                            f"role '{role}' is for applications only (allowedMemberTypes); "
+                            "Entra refuses to assign it to a group of people",
+                        )
+                    )
     problems.extend(_check_names(config, stack))
     return problems
+
+
+def _member_types(api: Api, value: str) -> tuple[str, ...]:
+    return next((r.allowed_member_types for r in api.roles if r.value == value), ())
 
 
 def _unknown_role(role: str, api: Api) -> str:

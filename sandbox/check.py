@@ -31,12 +31,10 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from policies.secure_api_policies import RULES, UNKNOWN, all_policies
+from sandbox import plan as plans
 from sandbox.errors import SandboxError
 
-PLAN_FORMAT = "secure-api-calls-plan"
-PLAN_VERSION = 1
 PACK_NAME = "secure-api-calls"
-_MAKE_PLAN = "create one with `python -m sandbox plan --stack dev --out plan.json`"
 _LEVELS = ("mandatory", "advisory", "remediate", "disabled")
 _STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -76,56 +74,9 @@ class CheckReport:
 # --- inputs -------------------------------------------------------------------------------
 
 
-def load_plan(path: Path) -> dict[str, Any]:
-    """Read a Plan file; a missing or non-JSON file is a SandboxError naming the fix."""
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise SandboxError(f"{path}: cannot read the plan ({err.strerror}); {_MAKE_PLAN}") from err
-    except json.JSONDecodeError as err:
-        raise SandboxError(
-            f"{path}: not JSON (line {err.lineno}: {err.msg}); {_MAKE_PLAN}"
-        ) from err
-    validate_plan(data, source=str(path))
-    return data
-
-
 def validate_plan(plan: Any, *, source: str = "plan") -> None:
-    """Refuse anything that is not a secure-api-calls Plan, in one line with the fix."""
-
-    def bad(problem: str) -> SandboxError:
-        return SandboxError(f"{source}: {problem}; {_MAKE_PLAN}")
-
-    if not isinstance(plan, Mapping):
-        raise bad("not a secure-api-calls plan (the top level is not a JSON object)")
-    if "format" not in plan:
-        raise bad("not a secure-api-calls plan (missing 'format')")
-    if plan["format"] != PLAN_FORMAT:
-        raise bad(f"not a secure-api-calls plan (format is {plan['format']!r})")
-    if plan.get("version") != PLAN_VERSION:
-        raise bad(f"plan version {plan.get('version')!r} is not supported (expected 1)")
-    for key in ("project", "stack"):
-        if not isinstance(plan.get(key), str):
-            raise bad(f"'{key}' is missing or not a string")
-    resources = plan.get("resources")
-    if not isinstance(resources, list):
-        raise bad("'resources' is missing or not a list")
-    seen: set[str] = set()
-    for i, res in enumerate(resources):
-        where = f"resources[{i}]"
-        if not isinstance(res, Mapping):
-            raise bad(f"{where} is not an object")
-        for key in ("urn", "type", "name"):
-            if not isinstance(res.get(key), str) or not res.get(key):
-                raise bad(f"{where} has no '{key}' string")
-        for key in ("inputs", "outputs", "propertyDependencies"):
-            if not isinstance(res.get(key, {}), Mapping):
-                raise bad(f"{where} ({res['urn']}) has '{key}' that is not an object")
-        if not isinstance(res.get("dependencies", []), list):
-            raise bad(f"{where} ({res['urn']}) has 'dependencies' that is not a list")
-        if res["urn"] in seen:
-            raise bad(f"{where} repeats URN {res['urn']}")
-        seen.add(res["urn"])
+    """The plan module's validation, under the name the check has always used."""
+    plans.validate_plan(plan, source)
 
 
 def load_pack_config(path: Path | None) -> dict[str, Any]:

@@ -79,6 +79,86 @@ def plan(
     _say(f"wrote {out}: {render.summary_line(result)}")
 
 
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="Output: text, json or markdown.")
+]
+
+
+def _pick_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SandboxError(f"--format {value!r}: choose one of {', '.join(allowed)}")
+    return value
+
+
+def _plan_for(stack: str | None, plan_file: Path | None, project_dir: Path) -> dict[str, object]:
+    from sandbox import plan as plans
+
+    if plan_file is not None:
+        return plans.load_plan(plan_file)
+    return plans.plan_stack(stack or "dev", _project(project_dir))
+
+
+@app.command()
+def check(
+    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Plan this stack.")] = None,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="Check this plan file instead.")
+    ] = None,
+    pack_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Policy pack config (default: policies/config.<stack>.json when it exists).",
+        ),
+    ] = None,
+    output: FormatOption = "text",
+    project_dir: ProjectOption = PROJECT_DIR,
+) -> None:
+    """Run the policy pack over a plan. Exit 1 on any mandatory violation."""
+    from sandbox import check as checks
+
+    fmt = _pick_format(output, ("text", "json", "markdown"))
+    if stack is not None and plan_file is not None:
+        raise SandboxError("give either --stack or --plan, not both")
+    plan_data = _plan_for(stack, plan_file, project_dir)
+    if pack_config is None:
+        default = PROJECT_DIR / "policies" / f"config.{plan_data['stack']}.json"
+        pack_config = default if default.is_file() else None
+    report = checks.run_check(plan_data, checks.load_pack_config(pack_config))
+    render = {
+        "text": checks.format_text,
+        "json": checks.format_json,
+        "markdown": checks.format_markdown,
+    }[fmt]
+    _say(render(report))
+    raise typer.Exit(1 if report.mandatory_failed else 0)
+
+
+@app.command()
+def doctor(
+    token: Annotated[str, typer.Argument(help="The JWT, '-' to read stdin, or @FILE.")],
+    stack: StackOption = "dev",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Explain whether the gateway would accept TOKEN, per API and operation, and how to fix it.
+
+    Exit 0 when the API the token is for accepts it for at least one operation, 1 otherwise.
+    The signature is not verified: the doctor explains claims.
+    """
+    import time
+
+    from sandbox import doctor as doctors
+    from sandbox import doctor_render
+    from sandbox import plan as plans
+
+    decoded = doctors.decode_unverified(doctors.read_token_argument(token, sys.stdin))
+    diagnosis = doctors.diagnose(
+        decoded, plans.plan_stack(stack), doctors.load_config(stack), time.time()
+    )
+    _say(doctor_render.format_json(diagnosis) if as_json else doctor_render.format_text(diagnosis))
+    raise typer.Exit(doctors.exit_code(diagnosis))
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

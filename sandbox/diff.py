@@ -21,13 +21,29 @@ from typing import Any
 
 from sandbox.diff_impact import consequences
 from sandbox.diff_model import (
-    ABSENT, SECRET, Change, Consequence, FieldChange, Kind, PlanDiff, exit_code,
+    ABSENT,
+    SECRET,
+    Change,
+    Consequence,
+    FieldChange,
+    Kind,
+    PlanDiff,
+    exit_code,
 )
 from sandbox.diff_render import format_json, format_markdown, format_text
 
 __all__ = [
-    "REPLACE_ON", "Change", "Consequence", "FieldChange", "PlanDiff", "diff_plans", "exit_code",
-    "format_json", "format_markdown", "format_text", "replace_keys",
+    "REPLACE_ON",
+    "Change",
+    "Consequence",
+    "FieldChange",
+    "PlanDiff",
+    "diff_plans",
+    "exit_code",
+    "format_json",
+    "format_markdown",
+    "format_text",
+    "replace_keys",
 ]
 
 # Inputs whose change makes the provider replace (delete + create) instead of update.
@@ -35,13 +51,26 @@ __all__ = [
 # see `_ARM_PATHS` in sandbox/mocks.py) plus `location`, which Azure never moves in place.
 # Role assignments are immutable in ARM (RoleAssignmentUpdateNotPermitted), hence their body.
 # azuread: the fields the provider schema marks ForceNew ("Changing this forces a new resource
-# to be created" in the pulumi_azuread docstrings; ServicePrincipal.clientId is ForceNew in
-# the provider schema although its docstring does not say so). ApplicationRegistration has no
-# ForceNew input: it is only replaced when its URN changes (a rename) or it is deleted.
-_ARM_ID = frozenset({
-    "resourceGroupName", "location", "name", "serviceName", "vaultName", "secretName", "apiId",
-    "operationId", "policyId", "backendId", "namedValueId", "sid",
-})
+# to be created" in the pulumi_azuread 6.x docstrings). ServicePrincipal.clientId says nothing
+# there, but the upstream Terraform schema marks the application ID ForceNew (`application_id`,
+# since renamed `client_id`). ApplicationRegistration has no ForceNew input: it is replaced
+# only when its URN changes (a rename) or deleted.
+_ARM_ID = frozenset(
+    [
+        "resourceGroupName",
+        "location",
+        "name",
+        "serviceName",
+        "vaultName",
+        "secretName",
+        "apiId",
+        "operationId",
+        "policyId",
+        "backendId",
+        "namedValueId",
+        "sid",
+    ]
+)
 REPLACE_ON: dict[str, frozenset[str]] = {
     "azure-native:*": _ARM_ID,
     "azure-native:authorization:RoleAssignment": frozenset(
@@ -125,12 +154,14 @@ def _touches(path: str, secrets: Iterable[str]) -> bool:
 
 def _secret_paths(flat: Mapping[str, Any], masked: Iterable[str], prefix: str) -> set[str]:
     found = {path for path, value in flat.items() if value == SECRET}
-    found.update(m[len(prefix):] for m in masked if m.startswith(prefix))
+    found.update(m[len(prefix) :] for m in masked if m.startswith(prefix))
     return found
 
 
 def field_changes(
-    old: Mapping[str, Any], new: Mapping[str, Any], forcing: frozenset[str] = frozenset(),
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    forcing: frozenset[str] = frozenset(),
     secrets: Iterable[str] = (),
 ) -> tuple[FieldChange, ...]:
     """Changed leaf paths, masked: a path that is secret on either side shows `[secret]` on
@@ -153,7 +184,9 @@ def field_changes(
 
 
 def _resource_fields(
-    old: Mapping[str, Any], new: Mapping[str, Any], base: Mapping[str, Any],
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    base: Mapping[str, Any],
     head: Mapping[str, Any],
 ) -> tuple[FieldChange, ...]:
     secrets = _secret_paths({}, base.get("masked", []), f"{old['urn']}#inputs.")
@@ -218,12 +251,16 @@ def _pair_renames(
 
 
 def _lone(
-    old: Mapping[str, Any], new: Mapping[str, Any], gone: list[Mapping[str, Any]],
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    gone: list[Mapping[str, Any]],
     born: list[Mapping[str, Any]],
 ) -> bool:
     chain = _type_chain(old["urn"])
-    return (sum(1 for r in gone if _type_chain(r["urn"]) == chain) == 1
-            and sum(1 for r in born if _type_chain(r["urn"]) == chain) == 1)
+    return (
+        sum(1 for r in gone if _type_chain(r["urn"]) == chain) == 1
+        and sum(1 for r in born if _type_chain(r["urn"]) == chain) == 1
+    )
 
 
 def _same_parent(old: str | None, new: str | None, paired: Mapping[str, str]) -> bool:
@@ -257,9 +294,9 @@ def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:
     renamed = _pair_renames(gone, born)
     for was, now in renamed:
         fields = _resource_fields(was, now, base, head)
-        changes.append(_change(
-            "replace", now, fields=fields, old_urn=was["urn"], old_name=was["name"]
-        ))
+        changes.append(
+            _change("replace", now, fields=fields, old_urn=was["urn"], old_name=was["name"])
+        )
         pairs.append((was, now))
     paired_old = {id(was) for was, _ in renamed}
     paired_new = {id(now) for _, now in renamed}

@@ -11,6 +11,7 @@ fix wording in `doctor_fixes`, rendering in `doctor_render`.
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,8 +111,14 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def seconds(value: Any) -> float | None:
+    """A NumericDate claim, or None (JSON true is an int to Python, not a time)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # JSON integers have no size limit
+        return math.inf if value > 0 else -math.inf
 
 
 class _Doctor:
@@ -122,7 +129,7 @@ class _Doctor:
         try:
             self.tenant = str(outputs["tenantId"]).lower()
             apis, consumers = outputs["apis"].items(), (outputs.get("consumers") or {}).items()
-            self.client_ids = {str(n): str(v["clientId"]).lower() for n, v in apis}
+            self.client_ids = {str(n): str(v["clientId"]) for n, v in apis}
             principals = {str(n): str(v["principalId"]).lower() for n, v in consumers}
         except (KeyError, TypeError, AttributeError):
             raise SandboxError(
@@ -130,7 +137,7 @@ class _Doctor:
                 "`python -m sandbox plan --stack <stack>`"
             ) from None
         self.requests_v2 = {  # client ID -> does its registration request v2 tokens
-            str(r["outputs"].get("clientId", "")).lower(): (
+            str(r["outputs"].get("clientId", "")): (
                 r["outputs"].get("requestedAccessTokenVersion") == 2
             )
             for r in plan.get("resources", [])
@@ -151,7 +158,7 @@ class _Doctor:
             self.caller = Caller(client, oid, kind, tool, delegated)
         self.named = next(  # the API whose client ID the audience carries, in whatever form
             (n for a in self.auds for g in _GUID.findall(a)
-             for n, cid in self.client_ids.items() if g.lower() == cid),
+             for n, cid in self.client_ids.items() if g.lower() == cid.lower()),
             None,
         )  # fmt: skip
 
@@ -173,11 +180,9 @@ class _Doctor:
                 "its v2 issuer https://login.microsoftonline.com/<tid>/v2.0"
             )
             found.append(Problem("tenant", reason, fixes.tenant(self.tenant)))
-        elif match.group(1).lower() != self.tenant or tid != self.tenant:
-            reason = (
-                f"token from tenant {tid or match.group(1)}; the gateway trusts only tenant "
-                f"{self.tenant}"
-            )
+        elif (issuer_tenant := match.group(1).lower()) != self.tenant or tid != self.tenant:
+            other = issuer_tenant if issuer_tenant != self.tenant else tid or "? (no tid claim)"
+            reason = f"token from tenant {other}; the gateway trusts only tenant {self.tenant}"
             found.append(Problem("tenant", reason, fixes.tenant(self.tenant)))
         if not api.accepts_v1 and claims.get("ver") != "2.0":
             reason = (
@@ -187,7 +192,7 @@ class _Doctor:
             fix = fixes.version(index, self.requests_v2.get(cid, False))
             found.append(Problem("version", reason, fix))
         accepted = [cid] + ([f"api://{cid}"] if api.accepts_v1 else [])
-        if not any(a.lower() in accepted for a in self.auds):
+        if not any(a in accepted for a in self.auds):  # exact, as the gateway compares
             found.append(self.audience_problem(api, accepted))
             if self.named != api.name:  # everything further is moot for somebody else's token
                 return found
@@ -216,7 +221,7 @@ class _Doctor:
             fix = (
                 f"request the resource exactly as `api://{cid}` ({fixes.scopes(api, cid)})"
                 if api.accepts_v1
-                else "only a v2 token carries it (see the version fix)"
+                else "this API takes v2 tokens only (see the version fix)"
             )
             reason = f"aud {aud!r} is not an accepted form; the gateway compares exactly: {shown}"
             return Problem("audience", reason, f"{fix}; a v2 token always carries `{cid}`")
@@ -229,13 +234,14 @@ class _Doctor:
         return Problem("audience", reason, fix)
 
     def lifetime_problems(self, now: float) -> list[Problem]:
-        exp, nbf, found = self.claims.get("exp"), self.claims.get("nbf"), []
-        if not _number(exp):
+        exp, nbf = seconds(self.claims.get("exp")), seconds(self.claims.get("nbf"))
+        found: list[Problem] = []
+        if exp is None:
             found.append(Problem("lifetime", "no numeric exp claim", "use a token issued by Entra"))
         elif exp <= now:
             reason = f"expired at {utc(exp)} ({minutes(now - exp)} ago)"
             found.append(Problem("lifetime", reason, fixes.NEW_TOKEN))
-        if _number(nbf) and nbf > now:
+        if nbf is not None and nbf > now:
             reason = f"not valid before {utc(nbf)} (in {minutes(nbf - now)})"
             found.append(Problem("lifetime", reason, fixes.CLOCK))
         return found

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from components.gateway_policy import UNAUTHORIZED_MESSAGE, forbidden_message
-from sandbox.doctor import Diagnosis, exit_code, minutes, utc
+from sandbox.doctor import Diagnosis, exit_code, minutes, seconds, utc
 
 NOT_VERIFIED = (
     "signature NOT verified: the doctor explains the claims; the gateway also checks the "
@@ -15,9 +15,9 @@ NOT_VERIFIED = (
 )
 
 
-def _time(epoch: Any, now: float) -> str:
-    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
-        return "—" if epoch is None else repr(epoch)
+def _time(claim: Any, now: float) -> str:
+    if (epoch := seconds(claim)) is None:
+        return "—" if claim is None else repr(claim)
     when = "ago" if epoch <= now else "from now"
     return f"{utc(epoch)} ({minutes(epoch - now)} {when})"
 

@@ -15,6 +15,14 @@ import pulumi
 
 NAMESPACE = uuid.UUID("0c4b7f2e-1d3a-4e5f-8a9b-6c7d8e9f0a1b")
 SECRET_FIELDS = {"primaryKey", "secondaryKey"}
+# Microsoft Graph's first-party app and its application-permission IDs, identical in every
+# tenant (learn.microsoft.com/graph/permissions-reference); used by the bootstrap program.
+MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_APP_ROLE_IDS = {
+    "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+    "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
+    "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
+}
 
 
 def derived_id(*parts: str) -> str:
@@ -90,7 +98,6 @@ class StackMocks(pulumi.runtime.Mocks):
             outputs |= {"objectId": object_id, "type": "Application"}
             return f"/servicePrincipals/{object_id}", outputs
         if kind == "AppRoleAssignment":
-            outputs |= {"principalType": "ServicePrincipal"}
             return (
                 f"/servicePrincipals/{inputs.get('resourceObjectId')}/appRoleAssignedTo/{object_id}",
                 outputs,
@@ -165,6 +172,16 @@ class StackMocks(pulumi.runtime.Mocks):
                 "subscriptionId": self.subscription,
                 "clientId": derived_id(self.stack, "deployer"),
                 "objectId": derived_id(self.stack, "deployer-object"),
+            }
+        if (
+            token == "azuread:index/getServicePrincipal:getServicePrincipal"
+            and inputs.get("clientId") == MICROSOFT_GRAPH_APP_ID
+        ):
+            return {
+                "clientId": MICROSOFT_GRAPH_APP_ID,
+                "objectId": derived_id(self.stack, "microsoft-graph", "objectId"),
+                "displayName": "Microsoft Graph",
+                "appRoleIds": dict(GRAPH_APP_ROLE_IDS),
             }
         if token == "azure-native:apimanagement:listSubscriptionSecrets":
             seed = f"{self.stack}/{inputs.get('serviceName')}/{inputs.get('sid')}"

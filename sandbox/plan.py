@@ -19,17 +19,15 @@ from sandbox.program import PROJECT_DIR, SECRET, ProgramRun, run_program
 
 FORMAT = "secure-api-calls-plan"
 VERSION = 1
-RESOURCE_KEYS = (
-    "urn",
-    "type",
-    "name",
-    "parent",
-    "custom",
-    "inputs",
-    "outputs",
-    "dependencies",
-    "propertyDependencies",
-)
+MAKE_PLAN = "create one with `python -m sandbox plan --stack dev --out plan.json`"
+# Keys a hand-made plan may leave out, and the JSON types they must have when present.
+OPTIONAL_KEYS: dict[str, tuple[type, ...]] = {
+    "parent": (str, type(None)),
+    "custom": (bool,),
+    "outputs": (dict,),
+    "dependencies": (list,),
+    "propertyDependencies": (dict,),
+}
 
 
 def _masked_paths(value: Any, path: str) -> Iterator[str]:
@@ -103,7 +101,7 @@ def write_plan(plan: Mapping[str, Any], out: Path) -> None:
 
 def load_plan(path: Path) -> dict[str, Any]:
     """Read and validate a plan file; every problem is one line naming the fix."""
-    hint = "create one with `python -m sandbox plan --stack dev --out plan.json`"
+    hint = MAKE_PLAN
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -122,40 +120,38 @@ def load_plan(path: Path) -> dict[str, Any]:
     return dict(plan)
 
 
-def validate_plan(plan: Any, where: str, hint: str) -> None:
-    if not isinstance(plan, dict) or plan.get("format") != FORMAT:
-        raise SandboxError(f"{where}: not a {FORMAT} file (missing or wrong 'format'); {hint}")
+def validate_plan(plan: Any, where: str, hint: str = MAKE_PLAN) -> None:
+    """Refuse anything that is not a Plan, in one line with the fix. Hand-made plans may leave
+    out the optional keys (parent, custom, outputs, dependencies, propertyDependencies)."""
+
+    def bad(problem: str) -> SandboxError:
+        return SandboxError(f"{where}: {problem}; {hint}")
+
+    if not isinstance(plan, dict):
+        raise bad("not a secure-api-calls plan (the top level is not a JSON object)")
+    if plan.get("format") != FORMAT:
+        got = "missing 'format'" if "format" not in plan else f"format is {plan['format']!r}"
+        raise bad(f"not a secure-api-calls plan ({got})")
     if plan.get("version") != VERSION:
-        raise SandboxError(
-            f"{where}: plan format version {plan.get('version')!r} is not supported "
-            f"(this tool reads version {VERSION}); re-create the plan with this version"
-        )
-    for key, kind in (("project", str), ("stack", str), ("resources", list), ("outputs", dict)):
+        raise bad(f"plan version {plan.get('version')!r} is not supported (expected {VERSION})")
+    for key, kind in (("project", str), ("stack", str), ("resources", list)):
         if not isinstance(plan.get(key), kind):
-            raise SandboxError(f"{where}: '{key}' must be a {kind.__name__}; {hint}")
+            raise bad(f"'{key}' is missing or not a {kind.__name__}")
+    if not isinstance(plan.get("outputs", {}), dict):
+        raise bad("'outputs' is not an object")
     seen: set[str] = set()
     for index, resource in enumerate(plan["resources"]):
-        at = f"{where}: resources[{index}]"
+        at = f"resources[{index}]"
         if not isinstance(resource, dict):
-            raise SandboxError(f"{at} is not an object; {hint}")
-        missing = [key for key in RESOURCE_KEYS if key not in resource]
-        if missing:
-            raise SandboxError(f"{at} lacks {', '.join(missing)}; {hint}")
-        for key, kind in (
-            ("urn", str),
-            ("type", str),
-            ("name", str),
-            ("inputs", dict),
-            ("outputs", dict),
-            ("dependencies", list),
-            ("propertyDependencies", dict),
-        ):
-            if not isinstance(resource[key], kind):
-                raise SandboxError(f"{at}.{key} must be a {kind.__name__}; {hint}")
+            raise bad(f"{at} is not an object")
+        for key in ("urn", "type", "name"):
+            if not isinstance(resource.get(key), str) or not resource[key]:
+                raise bad(f"{at} has no '{key}' string")
+        for key, kind in OPTIONAL_KEYS.items():
+            if key in resource and not isinstance(resource[key], kind):
+                raise bad(f"{at} ({resource['name']}): '{key}' is not {kind[0].__name__}")
+        if not isinstance(resource.get("inputs"), dict):
+            raise bad(f"{at} ({resource['name']}): 'inputs' is missing or not an object")
         if resource["urn"] in seen:
-            raise SandboxError(f"{at}: duplicate urn {resource['urn']}; {hint}")
+            raise bad(f"{at} repeats URN {resource['urn']}")
         seen.add(resource["urn"])
-    for index, resource in enumerate(plan["resources"]):
-        parent = resource["parent"]
-        if parent is not None and parent not in seen:
-            raise SandboxError(f"{where}: resources[{index}].parent names no resource; {hint}")

@@ -8,6 +8,7 @@ dependencies, and which values are secret.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -116,6 +117,17 @@ def _mask_like(state: Any, inputs: Any) -> Any:
     return state
 
 
+def _ensure_event_loop() -> None:
+    """The SDK's synchronous bridge needs a current loop; an earlier asyncio.run() in the same
+    process (tests, the rehearsal) may have closed and cleared it."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _run_main(path: str) -> None:
     runpy.run_path(path, run_name="__main__")
 
@@ -150,6 +162,7 @@ def run_program(stack: str, project_dir: Path = PROJECT_DIR) -> ProgramRun:
     from components.config import PROJECT, ConfigError
 
     config = read_stack_config(stack, project_dir)
+    _ensure_event_loop()
     run = ProgramRun(project=PROJECT, stack=stack)
     mocks = StackMocks(stack)
     pulumi.runtime.set_mocks(

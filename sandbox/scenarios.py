@@ -56,7 +56,9 @@ class IntendedOperation:
 
 def intended_operations(api: Api, base_dir: Path) -> tuple[IntendedOperation, ...]:
     if api.openapi is None:
-        return tuple(IntendedOperation(o.id, o.method, o.url_template, o.roles) for o in api.operations)
+        return tuple(
+            IntendedOperation(o.id, o.method, o.url_template, o.roles) for o in api.operations
+        )
     document = json.loads((base_dir / api.openapi.file).read_text(encoding="utf-8"))
     found = []
     for path, item in (document.get("paths") or {}).items():
@@ -107,17 +109,25 @@ def _key_sid(tenant: Tenant, consumer: str, api: str) -> str | None:
 
 def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tuple[Scenario, ...]:
     scenarios: list[Scenario] = []
-    callers = {api.name: [c.name for c in config.consumers if any(k.api == api.name for k in c.calls)]
-               for api in config.apis}
+    callers = {
+        api.name: [c.name for c in config.consumers if any(k.api == api.name for k in c.calls)]
+        for api in config.apis
+    }
     for consumer in config.consumers:
         for call in consumer.calls:
             for op in intended_operations(config.api(call.api), base_dir):
                 allowed = bool(set(call.roles) & set(op.roles))
-                scenarios.append(Scenario(
-                    f"{consumer.name} calls {call.api}/{op.id}", "consumer", call.api, op.id,
-                    200 if allowed else 403, consumer=consumer.name,
-                    expected_words=() if allowed else op.roles,
-                ))
+                scenarios.append(
+                    Scenario(
+                        f"{consumer.name} calls {call.api}/{op.id}",
+                        "consumer",
+                        call.api,
+                        op.id,
+                        200 if allowed else 403,
+                        consumer=consumer.name,
+                        expected_words=() if allowed else op.roles,
+                    )
+                )
     for group in config.developers.groups:
         for api_name, roles in group.roles.items():
             if not callers[api_name]:
@@ -125,11 +135,19 @@ def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tupl
             for op in intended_operations(config.api(api_name), base_dir):
                 allowed = bool(set(roles) & set(op.roles))
                 for tool in config.developers.tools:
-                    scenarios.append(Scenario(
-                        f"{group.name} via {tool} calls {api_name}/{op.id}", "developer",
-                        api_name, op.id, 200 if allowed else 403, consumer=callers[api_name][0],
-                        tool=tool, group=group.name, expected_words=() if allowed else op.roles,
-                    ))
+                    scenarios.append(
+                        Scenario(
+                            f"{group.name} via {tool} calls {api_name}/{op.id}",
+                            "developer",
+                            api_name,
+                            op.id,
+                            200 if allowed else 403,
+                            consumer=callers[api_name][0],
+                            tool=tool,
+                            group=group.name,
+                            expected_words=() if allowed else op.roles,
+                        )
+                    )
     for api in config.apis:
         scenarios += _token_scenarios(config, tenant, api, callers, base_dir)
     return tuple(scenarios)
@@ -165,15 +183,25 @@ def _token_scenarios(
         "delegated-no-roles": bool(config.developers.tools),
     }
     found = []
-    for kind, catalogue in (("control", CONTROLS), ("attack", ATTACKS)):
+    stages: tuple[tuple[Kind, dict[str, str]], ...] = (("control", CONTROLS), ("attack", ATTACKS))
+    for kind, catalogue in stages:
         for recipe, label in catalogue.items():
             if not applicable.get(recipe, True):
                 continue
-            found.append(Scenario(
-                f"{api.name}: {label}", kind, api.name, op.id, 200 if kind == "control" else 401,
-                consumer=caller, attack=recipe, other_api=other if others else None,
-                other_consumer=other_caller, expected_message=_KEY_MESSAGES.get(recipe),
-            ))
+            found.append(
+                Scenario(
+                    f"{api.name}: {label}",
+                    kind,
+                    api.name,
+                    op.id,
+                    200 if kind == "control" else 401,
+                    consumer=caller,
+                    attack=recipe,
+                    other_api=other if others else None,
+                    other_consumer=other_caller,
+                    expected_message=_KEY_MESSAGES.get(recipe),
+                )
+            )
     return found
 
 
@@ -197,22 +225,35 @@ def attack_token(recipe: str, given: AttackInputs) -> str | None:
     app = given.tenant.apis[given.api]
     other = given.tenant.apis.get(given.other_api or "")
     claims = forge.claims_of(genuine)
-    v1 = {"iss": f"https://sts.windows.net/{issuer.tenant_id}/", "ver": "1.0",
-          "appid": claims.get("azp"), "appidacr": "2", "azp": None, "azpacr": None}
+    v1 = {
+        "iss": f"https://sts.windows.net/{issuer.tenant_id}/",
+        "ver": "1.0",
+        "appid": claims.get("azp"),
+        "appidacr": "2",
+        "azp": None,
+        "azpacr": None,
+    }
     other_tenant = synthetic_id("another-tenant")
     recipes: dict[str, Callable[[], str | None]] = {
         "no-token": lambda: None,
-        "expired": lambda: forge.resign(issuer, genuine, iat=now - 7200, nbf=now - 7200,
-                                        exp=now - 60),
-        "not-yet-valid": lambda: forge.resign(issuer, genuine, iat=now, nbf=now + 600,
-                                              exp=now + 4200),
+        "expired": lambda: forge.resign(
+            issuer, genuine, iat=now - 7200, nbf=now - 7200, exp=now - 60
+        ),
+        "not-yet-valid": lambda: forge.resign(
+            issuer, genuine, iat=now, nbf=now + 600, exp=now + 4200
+        ),
         "no-expiry": lambda: forge.resign(issuer, genuine, exp=None),
         "wrong-tenant": lambda: forge.resign(
-            issuer, genuine, tid=other_tenant,
-            iss=f"https://login.microsoftonline.com/{other_tenant}/v2.0"),
+            issuer,
+            genuine,
+            tid=other_tenant,
+            iss=f"https://login.microsoftonline.com/{other_tenant}/v2.0",
+        ),
         "aud-trailing-slash": lambda: forge.resign(issuer, genuine, aud=f"{app.identifier_uri}/"),
         "aud-https": lambda: forge.resign(issuer, genuine, aud=f"https://{app.client_id}"),
-        "aud-other-api": lambda: forge.resign(issuer, genuine, aud=other.client_id if other else ""),
+        "aud-other-api": lambda: forge.resign(
+            issuer, genuine, aud=other.client_id if other else ""
+        ),
         "aud-identifier-uri": lambda: forge.resign(issuer, genuine, aud=app.identifier_uri),
         "v1-token": lambda: forge.resign(issuer, genuine, aud=app.client_id, **v1),
         "v1-accepted": lambda: forge.resign(issuer, genuine, aud=app.identifier_uri, **v1),
@@ -222,11 +263,14 @@ def attack_token(recipe: str, given: AttackInputs) -> str | None:
         "unknown-kid": lambda: forge.with_unknown_kid(issuer, claims),
         "foreign-signing-key": lambda: forge.signed_by_foreign_key(issuer, claims),
         "roles-of-other-api": lambda: forge.resign(
-            issuer, genuine, roles=sorted(other.roles) if other else ["Unknown.Role"]),
+            issuer, genuine, roles=sorted(other.roles) if other else ["Unknown.Role"]
+        ),
         "token-for-other-api": lambda: given.other_token() if given.other_token else None,
         "group-only-identity": lambda: issuer.issue_app_token(
-            given.tenant.group_only_identity or "", app.identifier_uri),
+            given.tenant.group_only_identity or "", app.identifier_uri
+        ),
         "delegated-no-roles": lambda: issuer.issue_user_token(
-            given.tenant.no_role_user, given.tool_client_id or "", app.identifier_uri),
+            given.tenant.no_role_user, given.tool_client_id or "", app.identifier_uri
+        ),
     }
     return recipes.get(recipe, lambda: genuine)()

@@ -62,7 +62,11 @@ class Tenant:
     gateway_url: str  # the deployed gateway URL the app settings point at
 
     def consumer(self, name: str) -> ConsumerFacts:
-        return next(c for c in self.consumers if c.name == name)
+        """KeyError names a consumer the config declares but the Plan has no Web App for."""
+        found = next((c for c in self.consumers if c.name == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
 
 
 def _need(value: Any, what: str) -> Any:

@@ -136,6 +136,7 @@ class StackResource:
     props: Props
     parent: str | None = None
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -219,6 +220,7 @@ def stack_resources(resources: Iterable[PolicyResource]) -> list[StackResource]:
             property_dependencies={
                 k: tuple(d.urn for d in deps) for k, deps in r.property_dependencies.items()
             },
+            dependencies=tuple(d.urn for d in r.dependencies),
         )
         for r in resources
     ]

@@ -63,38 +63,63 @@ def object_ids(res: StackResource) -> set[str]:
     return {o} if (o := known(res.props.get("objectId"))) else set()
 
 
-def _api_id(res: StackResource) -> str | None:
-    if res.type == API:
-        return known(res.props.get("apiId")) or known(res.props.get("name"))
-    return known(res.props.get("apiId"))
+def arm_segment(res: StackResource, segment: str) -> str | None:
+    """A name from the resource's ARM ID (`.../service/<svc>/apis/<api>/...`), if it has one.
+
+    After deployment azure-native reports outputs only, and path parameters such as `apiId`
+    or `resourceGroupName` are not outputs; the ID still carries them.
+    """
+    rid = known(res.props.get("id"))
+    if rid is None:
+        return None
+    parts = rid.strip("/").split("/")
+    for key, value in zip(parts[::2], parts[1::2], strict=False):
+        if key.lower() == segment.lower():
+            return value
+    return None
+
+
+_ARM_SEGMENT = {"serviceName": "service", "resourceGroupName": "resourceGroups"}
+
+
+def field(res: StackResource, prop: str) -> str | None:
+    """A linking property from the inputs when present, else from the ARM ID."""
+    if prop == "apiId":
+        if res.type == API:
+            return known(res.props.get("apiId")) or known(res.props.get("name"))
+        return known(res.props.get("apiId")) or arm_segment(res, "apis")
+    return known(res.props.get(prop)) or arm_segment(res, _ARM_SEGMENT.get(prop, prop))
 
 
 def _compatible(a: StackResource, b: StackResource, prop: str) -> bool:
     """Equal when both are known; an unknown side does not rule the link out."""
-    va, vb = known(a.props.get(prop)), known(b.props.get(prop))
-    return va is None or vb is None or va == vb
+    va, vb = field(a, prop), field(b, prop)
+    return va is None or vb is None or va.lower() == vb.lower()
 
 
-def refers_to_api(policy: StackResource, api: StackResource) -> bool | None:
+def refers_to_api(policy: StackResource, api: StackResource, api_urns: set[str]) -> bool | None:
     """Whether an ApiPolicy/ApiOperationPolicy belongs to `api`; None when it cannot be told."""
     if not all(_compatible(policy, api, p) for p in ("serviceName", "resourceGroupName")):
         return False
     if policy.depends_on("apiId", api.urn):
         return True
-    policy_api, api_id = _api_id(policy), _api_id(api)
-    if policy_api is None or api_id is None:
-        return None
-    return policy_api == api_id
+    policy_api, api_id = field(policy, "apiId"), field(api, "apiId")
+    if policy_api is not None and api_id is not None:
+        return policy_api == api_id
+    # No comparable value: the engine still records which Api the policy was created after.
+    depended = api_urns.intersection(policy.dependencies)
+    return api.urn in depended if depended else None
 
 
-def same_api(a: StackResource, b: StackResource) -> bool:
+def same_api(a: StackResource, b: StackResource, api_urns: set[str]) -> bool:
     """Two policies on the same API, judged without the Api resource (it may be external)."""
     if not all(_compatible(a, b, p) for p in ("serviceName", "resourceGroupName")):
         return False
-    shared = set(a.property_dependencies.get("apiId", ())) & set(
-        b.property_dependencies.get("apiId", ())
-    )
-    return bool(shared) or (_api_id(a) is not None and _api_id(a) == _api_id(b))
+    a_apis = set(a.property_dependencies.get("apiId", ())) | api_urns.intersection(a.dependencies)
+    b_apis = set(b.property_dependencies.get("apiId", ())) | api_urns.intersection(b.dependencies)
+    if a_apis & b_apis:
+        return True
+    return field(a, "apiId") is not None and field(a, "apiId") == field(b, "apiId")
 
 
 def api_policies_of(
@@ -102,8 +127,9 @@ def api_policies_of(
 ) -> tuple[list[StackResource], bool]:
     """(ApiPolicies that certainly belong to `api`, whether some might but cannot be told)."""
     definite, maybe = [], False
+    api_urns = {a.urn for a in of_type(resources, API)}
     for policy in of_type(resources, API_POLICY):
-        verdict = refers_to_api(policy, api)
+        verdict = refers_to_api(policy, api, api_urns)
         if verdict:
             definite.append(policy)
         elif verdict is None:

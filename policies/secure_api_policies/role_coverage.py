@@ -17,6 +17,7 @@ from ._links import (
     API,
     API_OPERATION_POLICY,
     API_POLICY,
+    arm_segment,
     client_ids,
     known,
     link,
@@ -76,7 +77,12 @@ class _Stack:
         named = [
             nv
             for nv in self.named_values
-            if name in (nv.props.get("displayName"), nv.props.get("namedValueId"))
+            if name
+            in (
+                nv.props.get("displayName"),
+                nv.props.get("namedValueId"),
+                arm_segment(nv, "namedValues"),
+            )
         ]
         if not named:
             return None  # managed outside this stack
@@ -99,10 +105,13 @@ def _audiences(policy: StackResource, stack: _Stack, own: tuple[str, ...]) -> tu
     """An operation policy may leave audiences to its API's policy."""
     if own or policy.type != API_OPERATION_POLICY:
         return own
-    apis = [a for a in of_type(stack.all, API) if refers_to_api(policy, a)]
+    api_urns = {a.urn for a in of_type(stack.all, API)}
+    apis = [a for a in of_type(stack.all, API) if refers_to_api(policy, a, api_urns)]
     found: list[str] = []
     for api_policy in of_type(stack.all, API_POLICY):
-        belongs = any(refers_to_api(api_policy, a) for a in apis) or same_api(api_policy, policy)
+        belongs = any(refers_to_api(api_policy, a, api_urns) for a in apis) or same_api(
+            api_policy, policy, api_urns
+        )
         root = parse_policy(api_policy.props) if belongs else None
         if root is not None and not isinstance(root, Unreadable):
             found += [a for v in token_validations(root) for a in v.audiences]

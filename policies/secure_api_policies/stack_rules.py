@@ -6,6 +6,7 @@ Rule 34, which follows audiences to registrations, lives in `role_coverage`.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -30,17 +31,40 @@ FTP_ALLOWED = "azure-native:web:WebAppFtpAllowed"
 SCM_ALLOWED = "azure-native:web:WebAppScmAllowed"
 
 
-def _switches_for(app: StackResource, switches: Sequence[StackResource]) -> list[StackResource]:
-    name, group = known(app.props.get("name")), known(app.props.get("resourceGroupName"))
+# After deployment the switch's `name` output is the ARM child name ("ftp"/"scm"), not the
+# Web App's; its ID still names the site.
+_SWITCH_NAMES = ("ftp", "scm")
+_SITE_IN_ID = re.compile(
+    r"/resourceGroups/([^/]+)/providers/Microsoft\.Web/sites/([^/]+)/"
+    r"basicPublishingCredentialsPolicies/",
+    re.IGNORECASE,
+)
 
-    def matches(s: StackResource) -> bool:
-        if s.depends_on("name", app.urn):
-            return True
-        other_group = known(s.props.get("resourceGroupName"))
-        same_group = group is None or other_group is None or group == other_group
-        return name is not None and known(s.props.get("name")) == name and same_group
 
-    return [s for s in switches if matches(s)]
+def _switch_target(switch: StackResource) -> tuple[str, str | None] | None:
+    """(Web App name, resource group) a switch names by value, if it names one."""
+    if (rid := known(switch.props.get("id"))) and (m := _SITE_IN_ID.search(rid)):
+        return m.group(2), m.group(1)
+    name = known(switch.props.get("name"))
+    if name is not None and name.lower() not in _SWITCH_NAMES:
+        return name, known(switch.props.get("resourceGroupName"))
+    return None
+
+
+def _serves(switch: StackResource, app: StackResource, app_urns: set[str]) -> bool | None:
+    """Whether `switch` configures `app`; None when it cannot be told."""
+    if switch.depends_on("name", app.urn):
+        return True
+    target = _switch_target(switch)
+    if target is not None:
+        name, group = known(app.props.get("name")), known(app.props.get("resourceGroupName"))
+        if name is None:
+            return None
+        same_group = target[1] is None or group is None or target[1].lower() == group.lower()
+        return target[0] == name and same_group
+    # No usable value: the program's depends_on (or parent chain) still says which app it is.
+    depended = app_urns.intersection(switch.dependencies)
+    return app.urn in depended if depended else None
 
 
 def _publishing_off(resources: Sequence[StackResource], switch_type: str) -> list[Violation]:
@@ -60,11 +84,12 @@ def _publishing_off(resources: Sequence[StackResource], switch_type: str) -> lis
                     s.urn,
                 )
             )
-    for app in of_type(resources, WEB_APP):
-        if _switches_for(app, switches):
-            continue
-        if known(app.props.get("name")) is None:
-            continue  # name unknown and no dependency recorded: the link cannot be told
+    apps = of_type(resources, WEB_APP)
+    app_urns = {a.urn for a in apps}
+    for app in apps:
+        verdicts = [_serves(s, app, app_urns) for s in switches]
+        if True in verdicts or None in verdicts:
+            continue  # configured, or some switch's target cannot be told: don't guess
         found.append(
             Violation(
                 f"{app.label} has no {kind}: add web.{kind}(name=app.name, "

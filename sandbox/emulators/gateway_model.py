@@ -214,9 +214,9 @@ def _policy(resource: Mapping[str, Any], named: Mapping[str, Mapping[str, Any]])
         document = parse_policy(text)
     except UnsupportedPolicyError as error:
         raise GatewayConfigError(f"{where}: {error}") from None
-    document = _substitute_all(document, named, where)
-    _check_statements(document, where)
-    return document
+    substituted: PolicyDocument = _substitute_all(document, named, where)
+    _check_statements(substituted, where)
+    return substituted
 
 
 def _template_ok(template: str, where: str) -> str:

@@ -130,17 +130,16 @@ def _header_and_key(
     segments = token.split(".")
     if len(segments) != 3:
         return None, "not a JWS compact serialization"
-    decoded = [_canonical_b64url(segment) for segment in segments]
-    if any(part is None for part in decoded) or not segments[2]:
-        return None, "segment is not canonical base64url"
     try:
-        header = json.loads(decoded[0] or b"")
-    except ValueError:
-        return None, "header is not JSON"
+        header = json.loads(_canonical_b64url(segments[0]) or b"")
+    except (ValueError, RecursionError):
+        return None, "header is not base64url JSON"
     if not isinstance(header, dict):
         return None, "header is not an object"
     if header.get("alg") != "RS256":
         return None, f"alg {header.get('alg')!r} refused (RS256 only)"
+    if not segments[2] or any(_canonical_b64url(part) is None for part in segments[1:]):
+        return None, "payload or signature is not canonical base64url"
     if "crit" in header:
         return None, "critical header extensions are not supported"
     kid = header.get("kid")
@@ -182,7 +181,7 @@ def validate_token(
                 "verify_iss": False,
             },
         )
-    except jwt.PyJWTError as error:
+    except (jwt.PyJWTError, ValueError, RecursionError) as error:
         return _fail(f"signature or payload rejected: {error}")
     return _check_claims(statement, claims, now)
 

@@ -40,9 +40,9 @@ def test_insights_is_workspace_based_and_consumers_are_instrumented(
     assert insights["inputs"]["ingestionMode"] == "LogAnalytics"
     site = named(dev_plan, "reporting-site")["inputs"]
     settings = {s["name"]: s["value"] for s in site["siteConfig"]["appSettings"]}
-    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == insights["outputs"][
-        "connectionString"
-    ]
+    assert (
+        settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == insights["outputs"]["connectionString"]
+    )
     assert settings["ApplicationInsightsAgent_EXTENSION_VERSION"] == "~3"
 
 

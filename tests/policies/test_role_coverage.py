@@ -149,3 +149,20 @@ def test_unknown_client_ids_still_link_through_the_named_values_dependency(kit: 
     xml = kit.API_POLICY_XML.replace("Orders.Write", "Orders.Delete")
     stack = kit.replace(stack, "orders-policy", lambda r: kit.with_props(r, value=xml))
     assert "Orders.Delete" in required_roles_defined(stack)[0].message
+
+
+def test_deployed_operation_policies_find_their_api_policys_audience_by_dependency(
+    kit: Any,
+) -> None:
+    api = kit.urn("api", "orders")
+    params = ("apiId", "serviceName", "resourceGroupName", "operationId")
+
+    def deployed(r: StackResource, **changes: Any) -> StackResource:
+        kept = {k: v for k, v in r.props.items() if k not in params}
+        return StackResource(r.type, r.name, r.urn, {**kept, **changes}, None, {}, (api,))
+
+    xml = kit.OPERATION_POLICY_XML.replace("Orders.Read", "Orders.Raed")
+    stack = kit.replace(kit.stack, "orders-policy", deployed)
+    stack = kit.replace(stack, "orders-get-policy", lambda r: deployed(r, value=xml))
+    [violation] = required_roles_defined(stack)
+    assert "Orders.Raed" in violation.message

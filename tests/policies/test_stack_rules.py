@@ -59,8 +59,40 @@ def test_names_unknown_at_preview_link_through_property_dependencies(kit: Any) -
     web = kit.res("web", "a", {"name": UNKNOWN, "identity": {"type": "SystemAssigned"}})
     ftp = kit.res("ftp", "a-ftp", {"name": UNKNOWN, "allow": False}, {"name": web.urn})
     assert rules.ftp_basic_auth_disabled([web, ftp]) == []
-    # Neither a value nor a dependency: the link cannot be told, so nothing is reported.
-    assert rules.ftp_basic_auth_disabled([web]) == []
+    # With no switch in the stack at all, the app certainly has none, name known or not.
+    assert rules.ftp_basic_auth_disabled([web])
+
+
+def deployed_switch(kit: Any, name: str, **props: Any) -> StackResource:
+    """A switch as the engine reports it after deployment: `name` is the ARM child name."""
+    return kit.res(
+        "ftp", name, {"name": "ftp", "resourceGroupName": "rg-dev", "allow": False, **props}
+    )
+
+
+def test_deployed_switches_link_by_the_program_dependency_on_their_web_app(kit: Any) -> None:
+    web = kit.res("web", "a", {"name": "app-a", "resourceGroupName": "rg-dev"})
+    other = kit.res("web", "b", {"name": "app-b", "resourceGroupName": "rg-dev"})
+    base = deployed_switch(kit, "a-ftp")
+    switch = StackResource(base.type, base.name, base.urn, base.props, dependencies=(web.urn,))
+    [violation] = rules.ftp_basic_auth_disabled([web, other, switch])
+    assert violation.urn == other.urn
+
+
+def test_deployed_switches_link_by_the_site_in_their_id(kit: Any) -> None:
+    web = kit.res("web", "a", {"name": "app-a", "resourceGroupName": "rg-dev"})
+    site = "/subscriptions/s/resourceGroups/rg-dev/providers/Microsoft.Web/sites/app-a"
+    switch = deployed_switch(kit, "a-ftp", id=f"{site}/basicPublishingCredentialsPolicies/ftp")
+    assert rules.ftp_basic_auth_disabled([web, switch]) == []
+    elsewhere = deployed_switch(
+        kit, "a-ftp", id=f"{site.replace('app-a', 'app-z')}/basicPublishingCredentialsPolicies/ftp"
+    )
+    assert rules.ftp_basic_auth_disabled([web, elsewhere])
+
+
+def test_a_switch_whose_target_cannot_be_told_is_not_guessed(kit: Any) -> None:
+    web = kit.res("web", "a", {"name": "app-a", "resourceGroupName": "rg-dev"})
+    assert rules.ftp_basic_auth_disabled([web, deployed_switch(kit, "mystery")]) == []
 
 
 def test_an_api_without_any_policy_is_reported(kit: Any) -> None:
@@ -158,3 +190,36 @@ def test_a_consumer_principal_unknown_at_preview_is_skipped_or_linked_by_depende
     )
     assert rules.consumer_identity_has_direct_role([known, grant]) == []
     assert rules.consumer_identity_has_direct_role([known])
+
+
+def deployed(r: StackResource, drop: tuple[str, ...], **props: Any) -> StackResource:
+    """The resource as azure-native reports it after deployment: path parameters are not
+    outputs, only the ARM ID (when given) and the program's dependencies remain."""
+    kept = {k: v for k, v in r.props.items() if k not in drop}
+    deps = tuple(props.pop("dependencies", ()))
+    return StackResource(r.type, r.name, r.urn, {**kept, **props}, None, {}, deps)
+
+
+PATH_PARAMS = ("apiId", "serviceName", "resourceGroupName", "operationId")
+SERVICE_ID = (
+    "/subscriptions/s/resourceGroups/rg-dev/providers/Microsoft.ApiManagement/service/apim-dev"
+)
+
+
+def test_a_deployed_policy_links_to_its_api_by_arm_id(kit: Any) -> None:
+    own = f"{SERVICE_ID}/apis/orders/policies/policy"
+    stack = kit.replace(kit.stack, "orders-policy", lambda r: deployed(r, PATH_PARAMS, id=own))
+    assert rules.api_validates_entra_token(stack) == []
+    other = f"{SERVICE_ID}/apis/billing/policies/policy"
+    stack = kit.replace(kit.stack, "orders-policy", lambda r: deployed(r, PATH_PARAMS, id=other))
+    assert "has no ApiPolicy" in messages(rules.api_validates_entra_token(stack))[0]
+
+
+def test_a_deployed_policy_without_id_links_by_its_dependency_on_the_api(kit: Any) -> None:
+    api = kit.urn("api", "orders")
+    billing = kit.res("api", "billing", {"name": "billing"})
+    stack = kit.replace(
+        kit.stack, "orders-policy", lambda r: deployed(r, PATH_PARAMS, dependencies=(api,))
+    )
+    [violation] = rules.api_validates_entra_token([*stack, billing])
+    assert violation.urn == billing.urn

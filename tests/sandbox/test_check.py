@@ -17,9 +17,9 @@ from sandbox.check import (
     format_markdown,
     format_text,
     load_pack_config,
-    load_plan,
     run_check,
 )
+from sandbox.plan import load_plan
 from sandbox.errors import SandboxError
 
 PROJECT, STACK = "secure-api-calls", "dev"

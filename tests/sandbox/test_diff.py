@@ -19,7 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.diff import (
-    diff_plans, exit_code, field_changes, format_json, format_markdown, format_text,
+    diff_plans,
+    exit_code,
+    field_changes,
+    format_json,
+    format_markdown,
+    format_text,
 )
 from sandbox.plan import build_plan, dumps
 from sandbox.program import PROJECT_DIR, run_program
@@ -33,9 +38,7 @@ def plan_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Plan:
     document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
     config = {key.removeprefix(NS): value for key, value in document["config"].items()}
     edit(config)
-    document["config"] = {
-        (key if ":" in key else NS + key): value for key, value in config.items()
-    }
+    document["config"] = {(key if ":" in key else NS + key): value for key, value in config.items()}
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     shutil.copy(PROJECT_DIR / "__main__.py", tmp_path / "__main__.py")
     # Through the file form, as `sandbox diff` would read it.
@@ -81,8 +84,11 @@ def test_renaming_an_api_flags_the_registration_replacement_with_its_new_client_
 ) -> None:
     head = renamed
     diff = diff_plans(base, head)
-    registration = next(c for c in diff.changes if c.type.endswith(":ApplicationRegistration")
-                        and c.name == "purchases-registration")
+    registration = next(
+        c
+        for c in diff.changes
+        if c.type.endswith(":ApplicationRegistration") and c.name == "purchases-registration"
+    )
     assert registration.kind == "replace" and registration.renamed
     assert registration.old_name == "orders-registration"
     old_id = base["outputs"]["apis"]["orders"]["clientId"]
@@ -129,9 +135,12 @@ def test_changing_an_operations_roles_names_the_callers_that_now_get_403(
     diff = diff_plans(base, plan_with(tmp_path, list_needs_write))
     messages = [c.message for c in diff.critical]
     assert any(
-        m.startswith("operation orders/list-orders now requires Orders.Write instead of "
-                     "Orders.Read: callers with only Orders.Read now get 403")
-        and "consumer reporting" in m and "consumer storefront" not in m
+        m.startswith(
+            "operation orders/list-orders now requires Orders.Write instead of "
+            "Orders.Read: callers with only Orders.Read now get 403"
+        )
+        and "consumer reporting" in m
+        and "consumer storefront" not in m
         for m in messages
     ), messages
     policy = next(c for c in diff.changes if c.name == "orders-gateway-op-list-orders-policy")
@@ -161,23 +170,26 @@ def test_a_changed_secret_never_reveals_a_value_in_any_format(base: Plan) -> Non
 @settings(max_examples=50, deadline=None)
 @given(value=st.text(min_size=4).filter(lambda s: s.strip() and s != "[secret]"))
 def test_a_value_masked_on_either_side_is_never_shown(value: str) -> None:
-    for before, after in (({"key": {"v": value}}, {"key": "[secret]"}),
-                          ({"key": "[secret]"}, {"key": value})):
+    for before, after in (
+        ({"key": {"v": value}}, {"key": "[secret]"}),
+        ({"key": "[secret]"}, {"key": value}),
+    ):
         changes = field_changes(before, after)
         assert changes and all(value not in (c.old, c.new) for c in changes)
 
 
-def test_markdown_renders_a_summary_critical_section_and_a_table(
-    base: Plan, renamed: Plan
-) -> None:
+def test_markdown_renders_a_summary_critical_section_and_a_table(base: Plan, renamed: Plan) -> None:
     markdown = format_markdown(diff_plans(base, renamed))
     lines = markdown.splitlines()
     assert lines[0].startswith("**Plan diff (dev):") and "identity-critical" in lines[0]
     assert lines.index("### ⚠ Identity-critical") < lines.index("### Changes")
     header = lines.index("| Change | Resource | Type | Changed inputs |")
     assert lines[header + 1] == "|---|---|---|---|"
-    assert all(line.count("|") - line.count("\\|") == 5 for line in lines[header + 2:]
-               if line.startswith("| "))
+    assert all(
+        line.count("|") - line.count("\\|") == 5
+        for line in lines[header + 2 :]
+        if line.startswith("| ")
+    )
     assert "<details><summary>Changed inputs" in markdown and "```diff" in markdown
 
 

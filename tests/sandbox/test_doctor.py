@@ -157,6 +157,14 @@ def test_a_wrong_audience_form_is_a_401_whose_fix_names_the_exact_audience(
     assert doctor.exit_code(diagnosis) == 1
 
 
+def test_the_audience_is_compared_exactly_so_an_upper_case_client_id_is_refused(
+    key, plan, config, stack
+):
+    diagnosis = run(key, plan, config, app_claims(stack, aud=stack["orders"].upper()))
+    assert diagnosis.target_api == "orders"
+    assert checks(diagnosis, "orders") == ["audience"]
+
+
 def test_an_expired_token_is_a_401_with_the_time_in_utc_and_a_fix_to_get_a_new_one(
     key, plan, config, stack
 ):
@@ -175,6 +183,19 @@ def test_a_token_that_is_not_yet_valid_names_the_clock(key, plan, config, stack)
     assert "clock" in problem.fix
 
 
+@pytest.mark.parametrize("exp", [-(10**400), "soon", True])
+def test_an_expiry_that_is_no_time_or_long_past_is_refused(key, plan, config, stack, exp):
+    diagnosis = run(key, plan, config, app_claims(stack, exp=exp))
+    assert checks(diagnosis, "orders") == ["lifetime"]
+    assert "exp" in format_text(diagnosis)
+
+
+@pytest.mark.parametrize("exp", [10**400, 1e300])
+def test_an_absurdly_distant_expiry_is_reported_without_crashing(key, plan, config, stack, exp):
+    text = format_text(run(key, plan, config, app_claims(stack, exp=exp)))
+    assert "not a representable time" in text
+
+
 def test_a_token_from_a_foreign_tenant_is_a_401_naming_the_stack_tenant(key, plan, config, stack):
     claims = app_claims(
         stack, tid=FOREIGN_TENANT, iss=f"https://login.microsoftonline.com/{FOREIGN_TENANT}/v2.0"
@@ -185,6 +206,11 @@ def test_a_token_from_a_foreign_tenant_is_a_401_naming_the_stack_tenant(key, pla
     assert FOREIGN_TENANT in problem.reason and stack["tenant"] in problem.reason
     assert f"az login --tenant {stack['tenant']}" in problem.fix
     assert doctor.exit_code(diagnosis) == 1
+
+
+def test_a_token_without_tid_is_refused_at_the_tenant_check(key, plan, config, stack):
+    problem = verdict(run(key, plan, config, app_claims(stack, tid=None)), "orders").problems[0]
+    assert problem.check == "tenant" and "no tid claim" in problem.reason
 
 
 def test_an_issuer_that_is_not_entras_is_refused(key, plan, config, stack):

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 REQS   := requirements.txt requirements-dev.txt policies/requirements.txt consumer/requirements.txt
 
-.PHONY: help venv test lint typecheck preview plan check diff rehearse serve bench clean
+.PHONY: help venv test lint typecheck preview plan check diff base-plan rehearse serve bench clean
 
 help:
 	@echo "make rehearse STACK=dev   plan, check and rehearse the secured call offline (main job)"
@@ -15,7 +15,8 @@ help:
 	@echo "make preview STACK=dev    show the resource tree and outputs under mocks"
 	@echo "make plan STACK=dev       write plans/STACK.json"
 	@echo "make check STACK=dev      run the policy pack over the plan"
-	@echo "make diff BASE=a.json HEAD=b.json   compare two plans"
+	@echo "make base-plan STACK=dev  plan the base branch (BASE_REF=origin/main) into plans/"
+	@echo "make diff STACK=dev       compare plans/base-dev.json with plans/dev.json (or BASE=, HEAD=)"
 	@echo "make lint typecheck bench clean"
 
 $(STAMP): $(REQS)
@@ -45,10 +46,22 @@ plan: $(STAMP)
 check: $(STAMP)
 	$(PY) -m sandbox check --stack $(STACK)
 
-BASE ?= plans/base.json
+# `make diff` compares plans/base-STACK.json (from `make base-plan`, the base branch planned with
+# its own code) with plans/STACK.json (from `make plan`). Any two plan files: BASE=... HEAD=...
+BASE_REF ?= origin/main
+BASE ?= plans/base-$(STACK).json
 HEAD ?= plans/$(STACK).json
+FORMAT ?= text
+# Exit 1 (changes, none identity-critical) is a normal outcome for make; 3 (identity-critical)
+# and 2 (bad input) fail the target.
 diff: $(STAMP)
-	$(PY) -m sandbox diff $(BASE) $(HEAD)
+	@$(PY) -m sandbox diff $(BASE) $(HEAD) --format $(FORMAT) || test $$? -eq 1
+
+base-plan: $(STAMP)
+	@rm -rf .base && mkdir -p .base plans
+	git archive "$(BASE_REF)" | tar -x -C .base
+	cd .base && ../$(PY) -m sandbox plan --stack $(STACK) --out ../plans/base-$(STACK).json
+	@rm -rf .base
 
 rehearse: $(STAMP)
 	$(PY) -m sandbox rehearse --stack $(STACK)
@@ -60,4 +73,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) plans .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) plans .base .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -112,7 +112,7 @@ class CiIdentityArgs:
 
     def __post_init__(self) -> None:
         if not self.subject.startswith("repo:") or "*" in self.subject:
-            raise ValueError(f"subject '{self.subject}' must be one exact repo:ORG/REPO:... one")
+            raise ValueError(f"subject '{self.subject}' is not one exact repo:ORG/REPO:... subject")
         labels = [grant.label for grant in self.grants]
         if len(labels) != len(set(labels)):
             raise ValueError("two role grants share a label")

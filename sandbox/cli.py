@@ -159,9 +159,87 @@ def doctor(
     raise typer.Exit(doctors.exit_code(diagnosis))
 
 
+@app.command()
+def diff(
+    base: Annotated[Path, typer.Argument(help="The plan of the base branch.")],
+    head: Annotated[Path, typer.Argument(help="The plan of the change.")],
+    output: FormatOption = "text",
+) -> None:
+    """Compare two plans: created, deleted, updated, replaced, and what breaks for callers.
+
+    Exit 0: no change; 1: changes, none identity-critical; 3: identity-critical changes
+    (a replaced or deleted identity resource, changed required roles or audiences, weaker token
+    issuance); 2: usage error.
+    """
+    from sandbox import diff as diffs
+    from sandbox.plan import load_plan
+
+    fmt = _pick_format(output, ("text", "json", "markdown"))
+    result = diffs.diff_plans(load_plan(base), load_plan(head))
+    render = {
+        "text": diffs.format_text,
+        "json": diffs.format_json,
+        "markdown": diffs.format_markdown,
+    }[fmt]
+    typer.echo(render(result), nl=False)
+    raise typer.Exit(diffs.exit_code(result))
+
+
+@app.command()
+def rehearse(
+    stack: StackOption = "dev",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the emulators running and print their environment."),
+    ] = False,
+) -> None:
+    """Plan, check, then rehearse every secured call locally with the real client.
+
+    Exit 0 when every scenario is as expected and no mandatory policy rule fails, else 1.
+    """
+    import json
+    import time
+
+    from sandbox import check as checks
+    from sandbox import plan as plans
+    from sandbox import rehearsal
+
+    def progress(text: str) -> None:
+        # With --serve or --json, stdout carries only the machine-readable part.
+        typer.echo(text, err=serve or as_json)
+
+    started = time.monotonic()
+    plan_data = plans.plan_stack(stack)
+    progress(f"plan:  {len(plan_data['resources'])} resources ({time.monotonic() - started:.1f} s)")
+    config = PROJECT_DIR / "policies" / f"config.{stack}.json"
+    report = checks.run_check(
+        plan_data, checks.load_pack_config(config if config.is_file() else None)
+    )
+    progress(f"check: {checks.format_text(report).splitlines()[-1]}")
+    if serve:
+        rehearsal.run_rehearsal(stack, plan_data, serve=True)
+        return
+    result = rehearsal.run_rehearsal(stack, plan_data)
+    if as_json:
+        document = {
+            "check": checks.report_to_dict(report),
+            "rehearsal": json.loads(rehearsal.format_json(result)),
+        }
+        _say(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        _say(rehearsal.format_table(result))
+    failed = report.mandatory_failed or not result.ok
+    if report.mandatory_failed:
+        progress("error: the plan fails a mandatory policy rule; see `make check`")
+    raise typer.Exit(1 if failed else 0)
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except SandboxError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)

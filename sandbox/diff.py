@@ -199,8 +199,9 @@ def _similarity(old: Mapping[str, Any], new: Mapping[str, Any], paired: Mapping[
     under `orders` -> `purchases-scope` under `purchases`) is certain; otherwise half name
     likeness, half share of equal inputs, which tells `orders-role-read` -> `purchases-role-read`
     from `purchases-role-write` without knowing the naming scheme."""
-    if old["parent"] and new["parent"] and paired.get(_key(old["parent"])) == _key(new["parent"]):
-        was, now = _name(old["parent"]), _name(new["parent"])
+    mother, father = old.get("parent"), new.get("parent")
+    if mother and father and paired.get(_key(mother)) == _key(father):
+        was, now = _name(mother), _name(father)
         if was and old["name"].replace(was, now, 1) == new["name"]:
             return 1.0
     name = SequenceMatcher(None, old["name"], new["name"]).ratio()
@@ -210,6 +211,12 @@ def _similarity(old: Mapping[str, Any], new: Mapping[str, Any], paired: Mapping[
         return name
     same = sum(1 for path in union if path in a and path in b and _same(a[path], b[path]))
     return 0.5 * name + 0.5 * same / len(union)
+
+
+def _custom(res: Mapping[str, Any]) -> bool:
+    # Hand-made plans may leave `custom` out (sandbox.plan.OPTIONAL_KEYS): assume a cloud
+    # resource, the cautious reading (a lone one is never paired as a rename).
+    return bool(res.get("custom", True))
 
 
 def _name(urn: str) -> str:
@@ -233,10 +240,10 @@ def _pair_renames(
             for new in born:
                 if _type_chain(new["urn"]) != _type_chain(old["urn"]):
                     continue
-                if not _same_parent(old["parent"], new["parent"], paired):
+                if not _same_parent(old.get("parent"), new.get("parent"), paired):
                     continue
                 score = _similarity(old, new, paired)
-                if score < _RENAME_THRESHOLD and not old["custom"] and _lone(old, new, gone, born):
+                if score < _RENAME_THRESHOLD and not _custom(old) and _lone(old, new, gone, born):
                     score = _RENAME_THRESHOLD
                 if score >= _RENAME_THRESHOLD:
                     scored.append((score, old, new))
@@ -270,7 +277,7 @@ def _same_parent(old: str | None, new: str | None, paired: Mapping[str, str]) ->
 
 
 def _change(kind: Kind, res: Mapping[str, Any], **extra: Any) -> Change:
-    return Change(kind, res["urn"], res["type"], res["name"], bool(res["custom"]), **extra)
+    return Change(kind, res["urn"], res["type"], res["name"], _custom(res), **extra)
 
 
 def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:

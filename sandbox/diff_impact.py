@@ -1,10 +1,10 @@
 """What a plan change does to callers, in plain words, and which changes are identity-critical.
 
 A reviewer of an infrastructure pull request sees "ApplicationAppRole replaced"; what they
-need to read is "reporting loses Orders.Read: its calls get 403". The rules below translate
-per resource type, using names both plans already hold: principal IDs -> consumers (Web App
-identities), role IDs -> role values (ApplicationAppRole), service principal object IDs ->
-APIs, and who holds which role (AppRoleAssignment) to name the callers a policy change hits.
+need to read is "reporting loses Orders.Read: its calls get 403". One rule per resource type
+turns a change into such sentences: the Entra rules here, the gateway / Web App / Key Vault
+rules in `sandbox/diff_impact_azure.py`, with the IDs named by `sandbox/diff_names.Names`
+(principal IDs -> consumers, role IDs -> role values, who holds which role).
 
 Critical (exit code 3): a replaced or deleted identity-critical resource, changed required
 roles or audiences, or weakened token issuance. Everything else is a note.

@@ -47,7 +47,15 @@ def _policy(ch: Change, old: Resource | None, new: Resource | None, n: Names) ->
         return [(f"{where}: the policy XML changed and cannot be parsed; review it by hand.", True)]
     said: Said = []
     (roles0, aud0), (roles1, aud1) = before, after
-    if roles0 != roles1:
+    if roles0 and not roles1:
+        said.append(
+            (
+                f"{where} no longer checks roles (was {any_of(roles0)}): any valid token "
+                "for the API is accepted.",
+                True,
+            )
+        )
+    elif roles0 != roles1:
         text = f"{where} now requires {any_of(roles1)} instead of {any_of(roles0)}"
         if roles0 - roles1:
             hit = n.losing(str(api), roles0, roles1)

@@ -95,12 +95,13 @@ class Names:
     def grant(self, res: Resource) -> tuple[str, str, str]:
         """(principal, api, role value) of an AppRoleAssignment."""
         ins = res["inputs"]
-        api, value = self.roles.get(ins.get("appRoleId"), ("?", f"role ID {ins.get('appRoleId')}"))
-        return (
-            self.principal(ins.get("principalObjectId")),
-            self.apis.get(ins.get("resourceObjectId"), api),
-            value,
+        unknown = (
+            f"service principal {ins.get('resourceObjectId')}",
+            f"role ID {ins.get('appRoleId')}",
         )
+        api, value = self.roles.get(ins.get("appRoleId"), unknown)
+        api = self.apis.get(ins.get("resourceObjectId"), api)
+        return self.principal(ins.get("principalObjectId")), api, value
 
     def _holders(self, plan: Mapping[str, Any]) -> dict[str, dict[str, set[str]]]:
         held: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))

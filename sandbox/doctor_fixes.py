@@ -12,7 +12,8 @@ from components.config import PROJECT, Api, StackConfig
 
 MI_CACHE_NOTE = (
     "a managed identity's token is cached by the platform for up to ~24 h, so a role granted "
-    "recently may not appear in `roles` yet: restart the Web App (or wait) for a fresh token; "
+    "recently may not appear in `roles` until that cached token expires (a restart does not "
+    "refresh it; wait, or test the grant from a developer account first); "
     "roles granted through a group never reach a managed identity's token, assign it directly"
 )
 NEW_TOKEN = (

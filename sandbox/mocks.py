@@ -139,9 +139,10 @@ class StackMocks(pulumi.runtime.Mocks):
         elif kind == "applicationinsights:Component":
             key_id = derived_id(key, "instrumentationKey")
             outputs["instrumentationKey"] = key_id
+            region = inputs.get("location", "westeurope")
             outputs["connectionString"] = (
                 f"InstrumentationKey={key_id};IngestionEndpoint="
-                f"https://{inputs.get('location', 'westeurope')}-0.in.applicationinsights.azure.com/"
+                f"https://{region}-0.in.applicationinsights.azure.com/"
             )
         elif kind == "keyvault:Vault":
             outputs["properties"] = {

@@ -134,9 +134,11 @@ def validate_plan(plan: Any, where: str, hint: str = MAKE_PLAN) -> None:
         raise bad(f"not a secure-api-calls plan ({got})")
     if plan.get("version") != VERSION:
         raise bad(f"plan version {plan.get('version')!r} is not supported (expected {VERSION})")
-    for key, kind in (("project", str), ("stack", str), ("resources", list)):
+    for key, kind_name, kind in (("project", "str", str), ("stack", "str", str)):
         if not isinstance(plan.get(key), kind):
-            raise bad(f"'{key}' is missing or not a {kind.__name__}")
+            raise bad(f"'{key}' is missing or not a {kind_name}")
+    if not isinstance(plan.get("resources"), list):
+        raise bad("'resources' is missing or not a list")
     if not isinstance(plan.get("outputs", {}), dict):
         raise bad("'outputs' is not an object")
     seen: set[str] = set()
@@ -147,9 +149,9 @@ def validate_plan(plan: Any, where: str, hint: str = MAKE_PLAN) -> None:
         for key in ("urn", "type", "name"):
             if not isinstance(resource.get(key), str) or not resource[key]:
                 raise bad(f"{at} has no '{key}' string")
-        for key, kind in OPTIONAL_KEYS.items():
-            if key in resource and not isinstance(resource[key], kind):
-                raise bad(f"{at} ({resource['name']}): '{key}' is not {kind[0].__name__}")
+        for key, kinds in OPTIONAL_KEYS.items():
+            if key in resource and not isinstance(resource[key], kinds):
+                raise bad(f"{at} ({resource['name']}): '{key}' is not {kinds[0].__name__}")
         if not isinstance(resource.get("inputs"), dict):
             raise bad(f"{at} ({resource['name']}): 'inputs' is missing or not an object")
         if resource["urn"] in seen:

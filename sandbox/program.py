@@ -9,6 +9,7 @@ dependencies, and which values are secret.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -128,8 +129,41 @@ def _ensure_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+def _drop_version_aliases(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult:
+    """azure-native declares one alias per past API version of every resource type (25 for an
+    APIM Api); resolving them is most of a plan's cost and changes nothing in it (aliases only
+    matter for state the engine already holds, and there is none offline). The program's own
+    aliases are kept."""
+    aliases = [
+        alias
+        for alias in (args.opts.aliases or [])
+        if not (
+            isinstance(alias, pulumi.Alias)
+            and isinstance(alias.type_, str)
+            and alias.type_.startswith("azure-native:")
+            and "/v" in alias.type_
+        )
+    ]
+    opts = copy.copy(args.opts)
+    opts.aliases = aliases or None
+    return pulumi.ResourceTransformationResult(args.props, opts)
+
+
 def _run_main(path: str) -> None:
+    pulumi.runtime.register_stack_transformation(_drop_version_aliases)
     runpy.run_path(path, run_name="__main__")
+
+
+def project_name(project_dir: Path) -> str | None:
+    """The `name:` of the project's Pulumi.yaml (the bootstrap program is its own project)."""
+    try:
+        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    name = document.get("name") if isinstance(document, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
@@ -162,12 +196,13 @@ def run_program(stack: str, project_dir: Path = PROJECT_DIR) -> ProgramRun:
     from components.config import PROJECT, ConfigError
 
     config = read_stack_config(stack, project_dir)
+    project = project_name(project_dir) or PROJECT
     _ensure_event_loop()
-    run = ProgramRun(project=PROJECT, stack=stack)
+    run = ProgramRun(project=project, stack=stack)
     mocks = StackMocks(stack)
     pulumi.runtime.set_mocks(
         mocks,
-        project=PROJECT,
+        project=project,
         stack=stack,
         preview=False,
         monitor=RecordingMonitor(mocks, run),

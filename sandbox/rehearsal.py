@@ -77,17 +77,24 @@ class Rehearsal:
 
     def __init__(self, plan: Mapping[str, Any], clock: Clock | None = None) -> None:
         self.clock: Clock = clock or time.time
-        self.tenant: Tenant = tenant_from_plan(plan)
         try:
+            self.tenant: Tenant = tenant_from_plan(plan)
             self.model: GatewayModel = model_from_plan(plan)
         except GatewayConfigError as error:
             raise SandboxError(f"the rehearsal gateway cannot run this plan: {error}") from None
+        except (KeyError, TypeError, AttributeError) as error:
+            # validate_plan checks the envelope; a resource missing a property lands here.
+            raise SandboxError(
+                f"the plan lacks {error} on a resource the rehearsal reads; re-create it with "
+                "`python -m sandbox plan`"
+            ) from None
         self.issuer = EntraIssuer(self.tenant.directory, SigningKey.generate(), clock=self.clock)
         # Minted here: the Plan masks subscription keys, and these never leave the machine.
         self.keys_by_sid = {s.sid: secrets.token_hex(16) for s in self.model.subscriptions}
         self.identity_headers = {c.name: secrets.token_urlsafe(24) for c in self.tenant.consumers}
         self._stack = ExitStack()
         self.identity_urls: dict[str, str] = {}
+        self._environments: dict[str, dict[str, str]] = {}
 
     def __enter__(self) -> Rehearsal:
         try:
@@ -135,6 +142,8 @@ class Rehearsal:
                 self.issuer, consumer.principal_id, self.identity_headers[consumer.name]
             )
             self.identity_urls[consumer.name] = self._serve(app).url + "/msi/token"
+        # Resolved now, so a setting that points off the machine stops the run before any call.
+        self._environments = {c.name: self._environment(c.name) for c in self.tenant.consumers}
 
     def openid_configuration(self, version: int) -> str:
         middle = "/v2.0" if version == 2 else ""
@@ -142,7 +151,11 @@ class Rehearsal:
         return f"{self.entra.url}/{tenant}{middle}/.well-known/openid-configuration"
 
     def consumer_environment(self, name: str) -> dict[str, str]:
-        """What App Service would give the consumer's process, pointed at this rehearsal."""
+        """What App Service would give the consumer's process, pointed at this rehearsal:
+        IDENTITY_ENDPOINT / IDENTITY_HEADER and its API_* settings, keys resolved."""
+        return dict(self._environments[name])
+
+    def _environment(self, name: str) -> dict[str, str]:
         facts = self.tenant.consumer(name)
         environ = {
             "IDENTITY_ENDPOINT": self.identity_urls[name],
@@ -219,14 +232,14 @@ def serve_forever(
     out.write("\n".join([*lines, "", "READY"]) + "\n")
     out.flush()
     stop = stop or threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Signal handlers can only be installed from the main thread (tests serve from others).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
     try:
         while not stop.wait(0.2):  # a timed wait lets Ctrl+C through on every platform
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)

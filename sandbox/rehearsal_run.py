@@ -36,7 +36,7 @@ from consumer import (
 from consumer.errors import gateway_message
 from sandbox.emulators.forge import claims_of
 from sandbox.emulators.gateway_core import REASON_HEADER
-from sandbox.emulators.issuer import TokenRefused
+from sandbox.emulators.issuer import TokenRefusedError
 from sandbox.program import PROJECT_DIR
 from sandbox.rehearsal_report import Outcome, ScenarioResult, judge
 from sandbox.scenarios import AttackInputs, IntendedOperation, Scenario, attack_token
@@ -172,7 +172,7 @@ class _Runner:
         tool = DEVELOPER_TOOLS[scenario.tool or ""]
         try:
             token = self.rehearsal.issuer.issue_user_token(user, tool, app.identifier_uri)
-        except TokenRefused as refused:
+        except TokenRefusedError as refused:
             return Outcome(f"no token: {refused.code}", refused.message)
         settings = ApiSettings(scenario.api, base, f"{app.identifier_uri}/{app.scope}", key)
         with (
@@ -214,7 +214,7 @@ class _Runner:
                     DEVELOPER_TOOLS[tools[0]] if tools else None,
                 ),
             )
-        except TokenRefused as refused:
+        except TokenRefusedError as refused:
             return Outcome(f"no token: {refused.code}", refused.message)
         except KeyError as missing:
             return Outcome("not in plan", f"no Web App for consumer {missing}")

@@ -17,22 +17,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from components.gateway_policy import (
-    Base,
-    Claim,
-    PolicyDocument,
-    Statement,
-    UnsupportedPolicyError,
-    ValidateAzureAdToken,
-    parse_policy,
-)
+from components.gateway_policy import PolicyDocument
+from sandbox.emulators.gateway_policies import EMPTY_POLICY, load_policy, named_values
+from sandbox.emulators.gateway_policies import GatewayConfigError as GatewayConfigError
 
 APIM = "azure-native:apimanagement:"
 DEFAULT_KEY_HEADER = "Ocp-Apim-Subscription-Key"
 DEFAULT_KEY_QUERY = "subscription-key"
-EMPTY_POLICY = PolicyDocument((), (), (), ())
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
-MASKED = "[secret]"
 
 # Types that shape the request pipeline and are read below.
 _HANDLED = {
@@ -55,7 +47,6 @@ _INERT = {
     "TagByApi",
     "TagByOperation",
 }
-_NAMED_VALUE_REF = re.compile(r"\{\{([^{}]*)\}\}")
 # Api inputs that change routing or the operation set in ways the emulator does not model.
 _UNEMULATED_API_INPUTS = (
     "apiVersion",
@@ -65,11 +56,7 @@ _UNEMULATED_API_INPUTS = (
     "soapApiType",
     "wsdlSelector",
 )
-_UNEMULATED_BACKEND_INPUTS = ("credentials", "proxy", "pool", "circuitBreaker", "type")
-
-
-class GatewayConfigError(ValueError):
-    """The Plan asks for something the rehearsal gateway cannot execute faithfully."""
+_UNEMULATED_BACKEND_INPUTS = ("credentials", "proxy", "pool", "circuitBreaker")
 
 
 @dataclass(frozen=True)
@@ -123,102 +110,6 @@ def _kind(resource: Mapping[str, Any]) -> str:
     return str(resource["type"]).removeprefix(APIM)
 
 
-def _named_values(resources: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    # Policies reference a named value by its display name (Microsoft's docs); fall back to
-    # the id when the display name is absent.
-    found: dict[str, Mapping[str, Any]] = {}
-    for resource in resources:
-        values = _values(resource)
-        name = values.get("displayName") or values.get("namedValueId")
-        if not isinstance(name, str) or not name:
-            raise GatewayConfigError(f"{resource['urn']}: NamedValue without a name")
-        found[name] = resource
-    return found
-
-
-def _substitute(text: str, named: Mapping[str, Mapping[str, Any]], where: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        resource = named.get(name)
-        if resource is None:
-            known = ", ".join(sorted(named)) or "none"
-            raise GatewayConfigError(f"{where}: unknown named value {{{{{name}}}}}; known: {known}")
-        values = _values(resource)
-        value = values.get("value")
-        if values.get("keyVault") or value in (None, MASKED):
-            raise GatewayConfigError(
-                f"{where}: named value {{{{{name}}}}} is secret or in Key Vault, so the Plan "
-                "masks it; the rehearsal cannot know its value"
-            )
-        value = str(value)
-        if value.lstrip().startswith(("@(", "@{")) or "{{" in value:
-            raise GatewayConfigError(
-                f"{where}: named value {{{{{name}}}}} holds a policy expression or another "
-                "named value; the rehearsal gateway does not evaluate those"
-            )
-        return value
-
-    return _NAMED_VALUE_REF.sub(one, text)
-
-
-def _substitute_all(item: Any, named: Mapping[str, Mapping[str, Any]], where: str) -> Any:
-    """Named values appear in attribute values and element text, i.e. in every string field."""
-    if isinstance(item, str):
-        return _substitute(item, named, where)
-    if isinstance(item, tuple):
-        return tuple(_substitute_all(part, named, where) for part in item)
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        changes = {
-            field.name: _substitute_all(getattr(item, field.name), named, where)
-            for field in dataclasses.fields(item)
-        }
-        return dataclasses.replace(item, **changes)
-    return item
-
-
-def _check_statements(document: PolicyDocument, where: str) -> None:
-    for section in dataclasses.fields(PolicyDocument):
-        statements: tuple[Statement, ...] = getattr(document, section.name)
-        if sum(1 for s in statements if isinstance(s, Base)) > 1:
-            raise GatewayConfigError(f"{where}: <base /> twice in <{section.name}>")
-        for statement in statements:
-            if isinstance(statement, ValidateAzureAdToken):
-                _check_validate(statement, where)
-
-
-def _check_validate(statement: ValidateAzureAdToken, where: str) -> None:
-    if statement.tenant_id.lower() in ("common", "organizations"):
-        raise GatewayConfigError(
-            f"{where}: tenant-id {statement.tenant_id!r} (multi-tenant) is not emulated"
-        )
-    if not statement.audiences:
-        # Undocumented what APIM accepts then; refusing beats guessing "any audience".
-        raise GatewayConfigError(f"{where}: validate-azure-ad-token without <audiences>")
-    if statement.header_name == "":
-        raise GatewayConfigError(f"{where}: empty header-name")
-    bad: list[Claim] = [c for c in statement.required_claims if c.separator == ""]
-    if bad:
-        raise GatewayConfigError(f"{where}: claim {bad[0].name!r} has an empty separator")
-
-
-def _policy(resource: Mapping[str, Any], named: Mapping[str, Mapping[str, Any]]) -> PolicyDocument:
-    where = str(resource["urn"])
-    values = _values(resource)
-    policy_format = values.get("format", "xml")
-    if policy_format not in ("xml", "rawxml"):
-        raise GatewayConfigError(f"{where}: policy format {policy_format!r} is not emulated")
-    text = values.get("value")
-    if not isinstance(text, str):
-        raise GatewayConfigError(f"{where}: policy has no XML value")
-    try:
-        document = parse_policy(text)
-    except UnsupportedPolicyError as error:
-        raise GatewayConfigError(f"{where}: {error}") from None
-    substituted: PolicyDocument = _substitute_all(document, named, where)
-    _check_statements(substituted, where)
-    return substituted
-
-
 def _template_ok(template: str, where: str) -> str:
     if not template.startswith("/") or "?" in template or "*" in template or "#" in template:
         raise GatewayConfigError(
@@ -232,7 +123,12 @@ def _openapi_operations(api: Mapping[str, Any], where: str) -> list[Operation]:
     operationId and takes the path as the URL template)."""
     if api.get("format") != "openapi+json" or not isinstance(api.get("value"), str):
         raise GatewayConfigError(f"{where}: API import format {api.get('format')!r} not emulated")
-    document = json.loads(api["value"])
+    try:
+        document = json.loads(api["value"])
+    except json.JSONDecodeError as error:
+        raise GatewayConfigError(
+            f"{where}: the imported OpenAPI document is not JSON: {error}"
+        ) from None
     operations = []
     for path, item in (document.get("paths") or {}).items():
         for method, spec in (item or {}).items():
@@ -259,32 +155,36 @@ def model_from_plan(plan: Mapping[str, Any]) -> GatewayModel:
             services.add(service)
     if len(services) > 1:
         raise GatewayConfigError(f"the Plan configures several gateways: {sorted(services)}")
-    named = _named_values(by_kind["NamedValue"])
+    named = named_values(by_kind["NamedValue"])
     global_policy = EMPTY_POLICY
     if by_kind["Policy"]:
         if len(by_kind["Policy"]) > 1:
             raise GatewayConfigError("the Plan has more than one global (service) policy")
-        global_policy = _policy(by_kind["Policy"][0], named)
+        global_policy = load_policy(by_kind["Policy"][0], named)
     operation_policies = {
-        (_values(r)["apiId"], _values(r)["operationId"]): _policy(r, named)
+        (_values(r)["apiId"], _values(r)["operationId"]): load_policy(r, named)
         for r in by_kind["ApiOperationPolicy"]
     }
-    api_policies = {_values(r)["apiId"]: _policy(r, named) for r in by_kind["ApiPolicy"]}
+    api_policies = {_values(r)["apiId"]: load_policy(r, named) for r in by_kind["ApiPolicy"]}
     apis = [
         _api(resource, by_kind["ApiOperation"], api_policies, operation_policies)
         for resource in by_kind["Api"]
     ]
+    # A policy on an operation or API the Plan does not declare would silently never run.
     known = {(api.api_id, op.operation_id) for api in apis for op in api.operations}
-    for key in operation_policies:
-        if key not in known:
-            raise GatewayConfigError(f"operation policy for unknown operation {key[0]}/{key[1]}")
-    for api_id in api_policies:
-        if api_id not in {api.api_id for api in apis}:
-            raise GatewayConfigError(f"API policy for unknown API {api_id!r}")
+    for resource in by_kind["ApiOperationPolicy"]:
+        values = _values(resource)
+        if (values["apiId"], values["operationId"]) not in known:
+            raise GatewayConfigError(f"{resource['urn']}: no such operation in the Plan")
+    for resource in by_kind["ApiPolicy"]:
+        if _values(resource)["apiId"] not in {api.api_id for api in apis}:
+            raise GatewayConfigError(f"{resource['urn']}: no such API in the Plan")
     backends = {}
     for resource in by_kind["Backend"]:
         values = _values(resource)
         unemulated = [key for key in _UNEMULATED_BACKEND_INPUTS if values.get(key)]
+        if values.get("type", "Single") != "Single":
+            unemulated.append(f"type {values['type']!r}")
         if unemulated:
             raise GatewayConfigError(f"{resource['urn']}: Backend {unemulated[0]} is not emulated")
         backends[str(values["backendId"])] = str(values["url"])

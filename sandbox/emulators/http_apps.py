@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.emulators.forge import claims_of
-from sandbox.emulators.issuer import EntraIssuer, TokenRefused, TokenVersion
+from sandbox.emulators.issuer import EntraIssuer, TokenRefusedError, TokenVersion
 
 MSI_API_VERSION = "2019-08-01"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -115,7 +115,7 @@ def managed_identity_app(
         request.app.state.token_requests += 1
         try:
             access_token = issuer.issue_app_token(principal_object_id, resource)
-        except TokenRefused as refused:
+        except TokenRefusedError as refused:
             return _msi_error(400, refused.error, str(refused))
         return JSONResponse(
             {

@@ -31,7 +31,7 @@ class Clock(Protocol):
     def __call__(self) -> float: ...
 
 
-class TokenRefused(Exception):
+class TokenRefusedError(Exception):
     """Entra said no. `code` is the AADSTS number, `error` the OAuth error code."""
 
     def __init__(self, code: str, message: str, error: str = "invalid_request") -> None:
@@ -169,7 +169,7 @@ class EntraIssuer:
     def _app_for(self, resource: str) -> ApiApp:
         app = self.directory.app_for_resource(resource)
         if app is None:
-            raise TokenRefused(
+            raise TokenRefusedError(
                 "AADSTS500011",
                 f"The resource principal named {resource} was not found in the tenant named "
                 f"{self.tenant_id}. This can happen if the application has not been installed "
@@ -195,7 +195,7 @@ class EntraIssuer:
         """Client-credentials / managed-identity token for `resource`."""
         caller = self.directory.principal(principal_object_id)
         if caller is None or caller.kind not in _APP_KINDS or not caller.client_id:
-            raise TokenRefused(
+            raise TokenRefusedError(
                 "AADSTS700016",
                 f"Application with identifier '{principal_object_id}' was not found in the "
                 f"directory '{self.tenant_id}'.",
@@ -203,7 +203,7 @@ class EntraIssuer:
             )
         app = self._app_for(resource)
         if app.assignment_required and not self.directory.is_assigned(caller.object_id, app):
-            raise TokenRefused(
+            raise TokenRefusedError(
                 "AADSTS501051",
                 f"Application '{caller.client_id}'({caller.name}) is not assigned to a role "
                 f"for the application '{resource}'({app.name}).",
@@ -233,7 +233,7 @@ class EntraIssuer:
         """
         user = self.directory.principal(user_object_id)
         if user is None or user.kind != "User":
-            raise TokenRefused(
+            raise TokenRefusedError(
                 "AADSTS50034",
                 f"The user account {user_object_id} does not exist in the {self.tenant_id} "
                 "directory.",
@@ -242,7 +242,7 @@ class EntraIssuer:
         app = self._app_for(resource)
         self._check_scope(app, resource, scope)
         if client_id.lower() not in (c.lower() for c in app.pre_authorized):
-            raise TokenRefused(
+            raise TokenRefusedError(
                 "AADSTS65001",
                 f"The user or administrator has not consented to use the application with ID "
                 f"'{client_id}'. Send an interactive authorization request for this user and "
@@ -250,7 +250,7 @@ class EntraIssuer:
                 "invalid_grant",
             )
         if app.assignment_required and not self.directory.is_assigned(user.object_id, app):
-            raise TokenRefused(
+            raise TokenRefusedError(
                 "AADSTS50105",
                 f"Your administrator has configured the application {app.name} "
                 f"('{app.client_id}') to block users unless they are specifically granted "
@@ -268,7 +268,7 @@ class EntraIssuer:
         for entry in (scope or ".default").split():
             name = next((entry[len(p) :] for p in prefixes if entry.startswith(p)), entry)
             if name not in (".default", app.scope):
-                raise TokenRefused(
+                raise TokenRefusedError(
                     "AADSTS65005",
                     f"The application asked for scope '{entry}' that doesn't exist on the "
                     f"resource '{app.client_id}'.",

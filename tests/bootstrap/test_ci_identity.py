@@ -432,3 +432,21 @@ def test_the_bootstrap_entry_point_stays_thin() -> None:
     source = (BOOTSTRAP / "__main__.py").read_text(encoding="utf-8")
     assert len(source.splitlines()) <= 40
     assert "os.environ" not in source
+
+
+def test_the_bootstrap_program_imports_only_the_sdks_pydantic_and_itself() -> None:
+    import ast
+
+    allowed = {"pulumi", "pulumi_azure_native", "pulumi_azuread", "pydantic", "bootstrap"}
+    for path in sorted(BOOTSTRAP.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
+            for name in names:
+                root = name.split(".")[0]
+                assert root in allowed or root in sys.stdlib_module_names, f"{path.name}: {name}"

@@ -86,7 +86,7 @@ def _resource(kind: str, name: str, **inputs: Any) -> dict[str, Any]:
 
 
 def api_policy(**changes: Any) -> str:
-    spec = {
+    spec: dict[str, Any] = {
         "tenant": "{{tenant-id}}",
         "audiences": ("{{orders-audience}}",),
         "roles": ("Orders.Read", "Orders.Write"),

@@ -19,8 +19,8 @@ from sandbox.check import (
     load_pack_config,
     run_check,
 )
-from sandbox.plan import load_plan
 from sandbox.errors import SandboxError
+from sandbox.plan import load_plan
 
 PROJECT, STACK = "secure-api-calls", "dev"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -207,3 +207,25 @@ def test_an_update_without_identity_consequences_exits_1(base: Plan, tmp_path: P
     diff = diff_plans(base, plan_with(tmp_path, new_backend))
     assert {c.kind for c in diff.changes} == {"update"} and not diff.critical
     assert exit_code(diff) == 1
+
+
+def test_hand_made_plans_without_optional_keys_still_diff() -> None:
+    def plan(roles: list[str]) -> Plan:
+        role = {
+            "urn": "urn:pulumi:dev::secure-api-calls::azuread:index/appRoleAssignment:"
+            "AppRoleAssignment::grant",
+            "type": "azuread:index/appRoleAssignment:AppRoleAssignment",
+            "name": "grant",
+            "inputs": {"appRoleId": roles[0], "principalObjectId": "p", "resourceObjectId": "r"},
+        }
+        return {
+            "format": "secure-api-calls-plan",
+            "version": 1,
+            "project": "secure-api-calls",
+            "stack": "dev",
+            "resources": [role],
+        }
+
+    diff = diff_plans(plan(["role-a"]), plan(["role-b"]))
+    assert [c.kind for c in diff.changes] == ["replace"]
+    assert exit_code(diff) == 3 and "principal p loses role role ID role-a" in format_text(diff)

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sandbox.emulators.directory import Directory
 from sandbox.emulators.forge import claims_of
-from sandbox.emulators.issuer import EntraIssuer, SigningKey, TokenRefused
+from sandbox.emulators.issuer import EntraIssuer, SigningKey, TokenRefusedError
 
 
 def test_a_v2_app_token_has_exactly_the_v2_claims_and_header(fixed_issuer: EntraIssuer, ids):
@@ -82,7 +82,7 @@ def test_a_managed_identity_holding_a_role_only_through_a_group_gets_a_token_wit
 def test_an_unassigned_caller_gets_no_token_when_assignment_is_required(
     fixed_issuer: EntraIssuer, ids
 ):
-    with pytest.raises(TokenRefused) as refused:
+    with pytest.raises(TokenRefusedError) as refused:
         fixed_issuer.issue_app_token(ids.lonely_mi, f"api://{ids.orders}")
     assert refused.value.code == "AADSTS501051"
     assert refused.value.error == "invalid_grant"
@@ -99,7 +99,7 @@ def test_an_unassigned_caller_gets_a_token_without_roles_when_assignment_is_not_
 
 @pytest.mark.parametrize("resource", ["api://unknown", "api://{id}/.default", "https://graph"])
 def test_an_unknown_resource_is_refused_with_aadsts500011(fixed_issuer: EntraIssuer, ids, resource):
-    with pytest.raises(TokenRefused) as refused:
+    with pytest.raises(TokenRefusedError) as refused:
         fixed_issuer.issue_app_token(ids.reader_mi, resource.format(id=ids.orders))
     assert refused.value.code == "AADSTS500011"
     assert refused.value.error == "invalid_resource"
@@ -107,7 +107,7 @@ def test_an_unknown_resource_is_refused_with_aadsts500011(fixed_issuer: EntraIss
 
 def test_only_applications_get_app_tokens(fixed_issuer: EntraIssuer, ids):
     for caller in (ids.alice, ids.developers, "not-in-the-directory"):
-        with pytest.raises(TokenRefused) as refused:
+        with pytest.raises(TokenRefusedError) as refused:
             fixed_issuer.issue_app_token(caller, ids.orders)
         assert refused.value.code == "AADSTS700016"
 
@@ -170,7 +170,7 @@ def test_a_user_may_ask_for_the_scope_by_name_full_uri_or_default(fixed_issuer, 
 
 
 def test_a_user_asking_for_an_unknown_scope_is_refused(fixed_issuer: EntraIssuer, ids):
-    with pytest.raises(TokenRefused) as refused:
+    with pytest.raises(TokenRefusedError) as refused:
         fixed_issuer.issue_user_token(ids.alice, ids.azure_cli, ids.orders, "Orders.Admin")
     assert refused.value.code == "AADSTS65005"
 
@@ -179,19 +179,19 @@ def test_a_tool_that_is_not_pre_authorized_is_refused_with_aadsts65001(
     fixed_issuer: EntraIssuer, ids
 ):
     powershell = "1950a258-227b-4e31-a9cf-717495945fc2"
-    with pytest.raises(TokenRefused) as refused:
+    with pytest.raises(TokenRefusedError) as refused:
         fixed_issuer.issue_user_token(ids.alice, powershell, ids.orders)
     assert refused.value.code == "AADSTS65001"
 
 
 def test_an_unassigned_user_is_refused_with_aadsts50105(fixed_issuer: EntraIssuer, ids):
-    with pytest.raises(TokenRefused) as refused:
+    with pytest.raises(TokenRefusedError) as refused:
         fixed_issuer.issue_user_token(ids.bob, ids.azure_cli, ids.orders)
     assert refused.value.code == "AADSTS50105"
 
 
 def test_only_users_get_user_tokens(fixed_issuer: EntraIssuer, ids):
-    with pytest.raises(TokenRefused) as refused:
+    with pytest.raises(TokenRefusedError) as refused:
         fixed_issuer.issue_user_token(ids.reader_mi, ids.azure_cli, ids.orders)
     assert refused.value.code == "AADSTS50034"
 

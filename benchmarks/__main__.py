@@ -1,9 +1,15 @@
-"""`python -m benchmarks [--quick] [--profile]`: offline plan cost as the catalogue grows.
+"""`python -m benchmarks [--quick] [--profile] [--rehearsal]`: what the offline tools cost.
 
-Prints a table (dev stack; 1, 10 and 50 generated APIs), writes `benchmarks/results.json`
-(the numbers `docs/performance.md` quotes) and checks DESIGN §8: cost per resource stays
-flat, i.e. 50 APIs cost at most FLAT_LIMIT times as much per resource as 10 APIs. When it is
-not flat (or with --profile) the largest case is run under cProfile and the hot spots printed.
+Plans: prints a table (dev stack; 1, 10 and 50 generated APIs), writes
+`benchmarks/results.json` (the numbers `docs/performance.md` quotes) and checks DESIGN §8:
+cost per resource stays flat, i.e. 50 APIs cost at most FLAT_LIMIT times as much per resource
+as 10 APIs. When it is not flat (or with --profile) the largest case is run under cProfile and
+the hot spots printed.
+
+Rehearsal (`benchmarks/rehearsal_timing.py`, also part of the full run; `--rehearsal` runs it
+alone): wall time of `python -m sandbox rehearse --stack dev`, servers up to verdicts against
+the < 15 s budget, and the rehearsal gateway's throughput against the backend called
+directly. Its numbers go under the `rehearsal` key of the results file.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmarks.plan_scaling import (
     ROOT,
@@ -92,12 +99,48 @@ def profile(apis: int, top: int = 20) -> str:
         return "\n\n".join(out)
 
 
+def machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.machine()}",
+    }
+
+
+def rehearsal_section(quick: bool) -> tuple[dict[str, Any], list[str]]:
+    """Run the rehearsal benchmark; its results-file section and what should fail the run."""
+    # Imported here: it loads the sandbox and the Pulumi SDK, which the plan cases leave to
+    # their fresh interpreters.
+    from benchmarks import rehearsal_timing
+
+    settings = rehearsal_timing.Settings.quick() if quick else rehearsal_timing.Settings()
+    print(
+        f"\nRehearsal of the dev stack: the CLI {settings.cli_runs} time(s) in fresh "
+        f"interpreters, servers up to verdicts {settings.in_process_runs} time(s), then "
+        f"{settings.sequential} sequential and {settings.threads} x {settings.per_thread} "
+        "concurrent requests, through the gateway and straight to the backend.",
+        flush=True,
+    )
+    section = rehearsal_timing.measure("dev", settings)
+    print(rehearsal_timing.table(section))
+    found = rehearsal_timing.problems(section)
+    for problem in found:
+        print(f"rehearsal: {problem}")
+    document = {
+        "generated": datetime.date.today().isoformat(),
+        "command": "python -m benchmarks --rehearsal" + (" --quick" if quick else ""),
+        "machine": machine(),
+        **section,
+    }
+    return document, found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="dev, 1 and 10 APIs, one run each; results.json is left alone",
+        help="dev, 1 and 10 APIs, one run each, a shorter rehearsal; results.json is left alone",
     )
     parser.add_argument(
         "--repeats",
@@ -111,12 +154,28 @@ def main(argv: list[str] | None = None) -> int:
         help="also cProfile the largest case and print the hot spots",
     )
     parser.add_argument(
+        "--rehearsal",
+        action="store_true",
+        help="only the rehearsal benchmark; updates the 'rehearsal' key of the results file",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help=f"results file (default {RESULTS.relative_to(ROOT)}; quick: none)",
     )
     args = parser.parse_args(argv)
+    if args.rehearsal and args.profile:
+        parser.error("--profile profiles a plan; it does not go with --rehearsal")
+    out = args.out or (None if args.quick else RESULTS)
+    if args.rehearsal:
+        section, found = rehearsal_section(args.quick)
+        if out is not None:
+            existing = out.read_text(encoding="utf-8") if out.is_file() else "{}"
+            document = json.loads(existing) | {"rehearsal": section}
+            out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            print(f"wrote the rehearsal section of {out}")
+        return 1 if found else 0
     sizes = (1, 10) if args.quick else (1, 10, 50)
     repeats = args.repeats or (1 if args.quick else 3)
     print(
@@ -133,25 +192,24 @@ def main(argv: list[str] | None = None) -> int:
             f"\nCost per resource {verdict['compare']}: x{verdict['ratio']} "
             f"(limit x{FLAT_LIMIT}): {state}"
         )
-    out = args.out or (None if args.quick else RESULTS)
+    if args.profile or (verdict and not verdict["flat"]):
+        print("\n" + profile(max(sizes)))
+    section, found = rehearsal_section(args.quick)
+    section["command"] = "python -m benchmarks" + (" --quick" if args.quick else "")
     if out is not None:
         document = {
             "generated": datetime.date.today().isoformat(),
             "command": "python -m benchmarks" + (" --quick" if args.quick else ""),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "system": f"{platform.system()} {platform.machine()}",
-            },
+            "machine": machine(),
             "repeats": repeats,
             "runs": as_dicts(runs),
             "scaling": verdict,
+            "rehearsal": section,
         }
         out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {out}")
-    if args.profile or (verdict and not verdict["flat"]):
-        print("\n" + profile(max(sizes)))
-    return 0 if not verdict or verdict["flat"] else 1
+    flat = not verdict or bool(verdict["flat"])
+    return 0 if flat and not found else 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pulumi_azuread as azuread
 
 from components import naming
 from components.config import DEVELOPER_TOOLS, Api
+from components.outputs import text
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ class ApiIdentity(pulumi.ComponentResource):
             implicit_id_token_issuance_enabled=False,
             opts=child,
         )
-        self.client_id = registration.client_id
-        self.identifier_uri = pulumi.Output.concat("api://", registration.client_id)
+        self.client_id = text(registration.client_id)
+        self.identifier_uri = pulumi.Output.concat("api://", self.client_id)
 
         identifier = azuread.ApplicationIdentifierUri(
             f"{name}-identifier-uri",
@@ -117,7 +118,7 @@ class ApiIdentity(pulumi.ComponentResource):
             app_role_assignment_required=True,
             opts=child,
         )
-        self.service_principal_object_id = principal.object_id
+        self.service_principal_object_id = text(principal.object_id)
 
         for tool in args.developer_tools:
             azuread.ApplicationPreAuthorized(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import web
 
+from components.outputs import text
 from consumer.app_settings import setting_names
 
 
@@ -111,7 +112,7 @@ class ConsumerApp(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[site]),
             )
         self.principal_id = site.identity.apply(
-            lambda identity: identity.principal_id if identity else ""
+            lambda identity: (identity.principal_id if identity else None) or ""
         )
-        self.host_name = site.default_host_name
+        self.host_name = text(site.default_host_name)
         self.register_outputs({"principalId": self.principal_id, "hostName": self.host_name})

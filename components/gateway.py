@@ -13,6 +13,7 @@ from pulumi_azure_native import apimanagement
 
 from components import naming
 from components.config import Gateway as GatewayConfig
+from components.outputs import text
 
 _SECURITY = "Microsoft.WindowsAzure.ApiManagement.Gateway.Security"
 # Old protocols and 3DES off on the client and the backend side. Only the classic tiers take
@@ -74,7 +75,7 @@ class Gateway(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
-            self.gateway_url = service.gateway_url
+            self.gateway_url = text(service.gateway_url)
             self.service_id = service.id
             depends = [service]
         else:
@@ -84,7 +85,7 @@ class Gateway(pulumi.ComponentResource):
                 service_name=self.service_name,
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
-            self.gateway_url = existing.gateway_url
+            self.gateway_url = text(existing.gateway_url)
             self.service_id = None
 
         self.dependencies = depends

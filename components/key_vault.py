@@ -13,6 +13,7 @@ from pulumi_azure_native import authorization, keyvault
 
 from components import naming
 from components.config import KeyVault as KeyVaultConfig
+from components.outputs import text
 
 SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User (built-in)
 
@@ -70,7 +71,7 @@ class SubscriptionKeyVault(pulumi.ComponentResource):
         )
         role_definition = pulumi.Output.concat(
             "/subscriptions/",
-            args.subscription_id,
+            text(args.subscription_id),
             "/providers/Microsoft.Authorization/roleDefinitions/",
             SECRETS_USER_ROLE,
         )
@@ -94,5 +95,5 @@ class SubscriptionKeyVault(pulumi.ComponentResource):
                 scope=secret.id,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.vault_uri = vault.properties.apply(lambda p: p.vault_uri or "")
+        self.vault_uri = vault.properties.apply(lambda p: (p.vault_uri if p else None) or "")
         self.register_outputs({"vaultUri": self.vault_uri})

@@ -17,6 +17,8 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
+from components.outputs import text
+
 LOGGER_ID = "app-insights"
 
 
@@ -69,7 +71,7 @@ class Observability(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.connection_string = insights.connection_string
+        self.connection_string = text(insights.connection_string)
         self.workspace_id = workspace.id
         logger = apimanagement.Logger(
             f"{name}-apim-logger",
@@ -77,7 +79,7 @@ class Observability(pulumi.ComponentResource):
             logger_type="applicationInsights",
             description="Gateway requests, including every 401 and 403, to Application Insights.",
             resource_id=insights.id,
-            credentials={"connectionString": insights.connection_string},
+            credentials={"connectionString": self.connection_string},
             resource_group_name=args.resource_group_name,
             service_name=args.service_name,
             opts=placed,

@@ -16,6 +16,7 @@ from pulumi_azure_native import apimanagement
 from components import gateway_policy, naming
 from components.config import Api
 from components.observability import api_diagnostic
+from components.outputs import text
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class ProtectedApi(pulumi.ComponentResource):
                     f"{name}-audience-v1",
                     named_value_id=naming.audience_v1_named_value(api.name),
                     display_name=naming.audience_v1_named_value(api.name),
-                    value=pulumi.Output.concat("api://", args.client_id),
+                    value=pulumi.Output.concat("api://", text(args.client_id)),
                     secret=False,
                     opts=after,
                     resource_group_name=rg,

@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
 SpecT = TypeVar("SpecT")
 
 UNAUTHORIZED_MESSAGE = "Unauthorized. Access token is missing or invalid."
@@ -316,8 +319,9 @@ def _parse_statement(element: ET.Element, path: str) -> Statement:
 def parse_policy(xml: str) -> PolicyDocument:
     """The statement tree of a policy document; UnsupportedPolicyError for anything unknown."""
     try:
-        root = ET.fromstring(xml)  # drops comments and processing instructions
-    except ET.ParseError as error:
+        # defusedxml: a plan file is user input; DTDs and entities are refused outright.
+        root = safe_fromstring(xml)  # drops comments and processing instructions
+    except (ET.ParseError, DefusedXmlException) as error:
         raise UnsupportedPolicyError(f"malformed XML: {error}") from error
     if root.tag != "policies":
         raise _fail(root.tag, "the root element must be <policies>")

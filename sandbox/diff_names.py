@@ -14,6 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
 from components.naming import slug
 from sandbox.diff_model import SECRET, Change
 
@@ -125,8 +128,8 @@ def policy_facts(xml: Any) -> tuple[frozenset[str], frozenset[str]] | None:
     if not isinstance(xml, str) or xml == SECRET:
         return None
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
+        root = safe_fromstring(xml)
+    except (ET.ParseError, DefusedXmlException):
         return None
     roles = frozenset(
         (value.text or "").strip()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
 from pulumi_policy import ResourceValidationPolicy
 
 from ._common import Props, is_opaque, resource_policy, show, unverifiable
@@ -60,8 +62,8 @@ def parse_policy(props: Props) -> ET.Element | Unreadable:
     if not isinstance(value, str) or not value.strip():
         return Unreadable("has an empty value: set value to the <policies> document")
     try:
-        root = ET.fromstring(value)
-    except ET.ParseError as err:
+        root = safe_fromstring(value)
+    except (ET.ParseError, DefusedXmlException) as err:
         return Unreadable(
             f"has a value that is not well-formed XML ({err}): build it with ElementTree and "
             'deploy it with format="xml"'

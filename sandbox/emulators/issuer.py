@@ -71,7 +71,8 @@ class SigningKey:
             .sign(private_key, hashes.SHA256())
         )
         der = certificate.public_bytes(serialization.Encoding.DER)
-        x5t = _b64url(hashlib.sha1(der).digest())  # JOSE defines x5t as SHA-1
+        # JOSE defines x5t as a SHA-1 thumbprint: an identifier, not a security check.
+        x5t = _b64url(hashlib.sha1(der, usedforsecurity=False).digest())
         return cls(private_key, certificate, kid or x5t, x5t)
 
     @property
@@ -117,7 +118,7 @@ class EntraIssuer:
         self.clock = clock
         self.lifetime_seconds = lifetime_seconds
         # Seeded so a rehearsal is reproducible; Entra picks 60-90 minutes at random.
-        self._rng = rng or random.Random(0)
+        self._rng = rng or random.Random(0)  # nosec B311: lifetime jitter, not a secret
 
     @property
     def tenant_id(self) -> str:

@@ -398,3 +398,12 @@ def test_an_unknown_element_anywhere_is_rejected_by_its_path(
 def test_characters_xml_cannot_carry_are_refused_before_building(text: str, bad: str) -> None:
     with pytest.raises(ValueError, match="XML cannot carry"):
         OperationPolicySpec(TENANT, V2_AUDIENCE, (text + bad,))
+
+
+def test_a_policy_with_a_dtd_or_entities_is_refused_not_expanded() -> None:
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        "<policies><inbound>&b;</inbound></policies>"
+    )
+    with pytest.raises(UnsupportedPolicyError, match="malformed XML"):
+        parse_policy(bomb)

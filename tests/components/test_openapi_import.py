@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.plan_helpers import named, of_type
 
 from components.gateway_policy import parse_operation_policy
 from sandbox.check import run_check
 from sandbox.plan import build_plan
 from sandbox.program import run_program
+from tests.plan_helpers import named, of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {
@@ -33,15 +33,22 @@ def project_with_openapi_api(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "customers.json").write_text(json.dumps(SPEC))
     document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    document["config"]["secure-api-calls:apis"].append({
-        "name": "customers", "displayName": "Customers API", "path": "customers",
-        "backendUrl": "https://customers.contoso.example",
-        "roles": [{"value": "Customers.Read"}, {"value": "Customers.Admin"}],
-        "openapi": {"file": "customers.json", "operationRoles": {
-            "list-customers": ["Customers.Read", "Customers.Admin"],
-            "delete-customer": ["Customers.Admin"],
-        }},
-    })
+    document["config"]["secure-api-calls:apis"].append(
+        {
+            "name": "customers",
+            "displayName": "Customers API",
+            "path": "customers",
+            "backendUrl": "https://customers.contoso.example",
+            "roles": [{"value": "Customers.Read"}, {"value": "Customers.Admin"}],
+            "openapi": {
+                "file": "customers.json",
+                "operationRoles": {
+                    "list-customers": ["Customers.Read", "Customers.Admin"],
+                    "delete-customer": ["Customers.Admin"],
+                },
+            },
+        }
+    )
     document["config"]["secure-api-calls:consumers"][1]["calls"].append(
         {"api": "customers", "roles": ["Customers.Read"]}
     )

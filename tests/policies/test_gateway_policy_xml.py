@@ -143,3 +143,9 @@ def test_every_section_is_required(section: str) -> None:
     assert element is not None
     root.remove(element)
     assert rules.base_in_every_section(policy(ET.tostring(root, encoding="unicode")), WHO)
+
+
+def test_a_policy_declaring_entities_is_reported_not_expanded() -> None:
+    bomb = '<!DOCTYPE p [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><policies>&b;</policies>'
+    [message] = rules.base_in_every_section(policy(bomb), WHO)
+    assert "not well-formed" in message

@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 
+from sandbox.errors import SandboxError
+
 NAMESPACE = uuid.UUID("0c4b7f2e-1d3a-4e5f-8a9b-6c7d8e9f0a1b")
 SECRET_FIELDS = {"primaryKey", "secondaryKey"}
 # Microsoft Graph's first-party app and its application-permission IDs, identical in every
@@ -198,7 +200,11 @@ class StackMocks(pulumi.runtime.Mocks):
                 "id": f"/subscriptions/{self.subscription}/resourceGroups/"
                 f"{inputs.get('resourceGroupName')}/providers/Microsoft.ApiManagement/service/{name}",
             }
-        raise NotImplementedError(f"the offline plan has no mock for function '{token}'")
+        # Loud, never a silent empty answer: a guessed result would make the plan lie.
+        raise SandboxError(
+            f"the offline plan cannot answer the function '{token}' the program calls; "
+            "teach sandbox/mocks.py (StackMocks.call) what Azure would return"
+        )
 
 
 class _Defaulting(dict[str, Any]):

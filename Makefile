@@ -5,6 +5,8 @@ VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
+# The Pulumi project to plan: . (the stack) or bootstrap (the CI identity, STACK=ci).
+PROJECT_DIR ?= .
 REQS   := requirements.txt requirements-dev.txt policies/requirements.txt consumer/requirements.txt
 
 .PHONY: help venv test lint typecheck preview plan check diff base-plan rehearse serve bench clean
@@ -15,6 +17,7 @@ help:
 	@echo "make preview STACK=dev    show the resource tree and outputs under mocks"
 	@echo "make plan STACK=dev       write plans/STACK.json"
 	@echo "make check STACK=dev      run the policy pack over the plan"
+	@echo "make check PROJECT_DIR=bootstrap STACK=ci   the same for the CI identity project"
 	@echo "make base-plan STACK=dev  plan the base branch (BASE_REF=origin/main) into plans/"
 	@echo "make diff STACK=dev       compare plans/base-dev.json with plans/dev.json (or BASE=, HEAD=)"
 	@echo "make lint typecheck bench clean"
@@ -37,14 +40,14 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 preview: $(STAMP)
-	$(PY) -m sandbox preview --stack $(STACK)
+	$(PY) -m sandbox preview --stack $(STACK) --project-dir $(PROJECT_DIR)
 
 plan: $(STAMP)
 	@mkdir -p plans
-	$(PY) -m sandbox plan --stack $(STACK) --out plans/$(STACK).json
+	$(PY) -m sandbox plan --stack $(STACK) --project-dir $(PROJECT_DIR) --out plans/$(STACK).json
 
 check: $(STAMP)
-	$(PY) -m sandbox check --stack $(STACK)
+	$(PY) -m sandbox check --stack $(STACK) --project-dir $(PROJECT_DIR)
 
 # `make diff` compares plans/base-STACK.json (from `make base-plan`, the base branch planned with
 # its own code) with plans/STACK.json (from `make plan`). Any two plan files: BASE=... HEAD=...

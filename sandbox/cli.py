@@ -55,6 +55,7 @@ def preview(stack: StackOption = "dev", project_dir: ProjectOption = PROJECT_DIR
     result = plans.plan_stack(stack, _project(project_dir))
     _say(f"Previewing stack '{stack}' offline (mocked engine, real program)\n")
     _say("\n".join(render.tree_lines(result)))
+    _say("\n" + "\n".join(render.masked_lines(result)))
     _say("\nOutputs:")
     _say("    " + render.outputs_text(result).replace("\n", "\n    "))
     _say("\n" + render.summary_line(result))
@@ -72,7 +73,7 @@ def plan(
 
     result = plans.plan_stack(stack, _project(project_dir))
     if out is None:
-        _say("\n".join(render.tree_lines(result)))
+        _say("\n".join([*render.tree_lines(result), "", *render.masked_lines(result)]))
         _say("\n" + render.summary_line(result))
         return
     plans.write_plan(result, out)

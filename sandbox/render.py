@@ -44,3 +44,13 @@ def summary_line(plan: Mapping[str, Any]) -> str:
 
 def outputs_text(plan: Mapping[str, Any]) -> str:
     return yaml.safe_dump(plan["outputs"], sort_keys=True, default_flow_style=False).rstrip()
+
+
+def masked_lines(plan: Mapping[str, Any]) -> list[str]:
+    """Where the masked secrets are (resource name and property path); never their values."""
+    names = {r["urn"]: r["name"] for r in plan["resources"]}
+    lines = []
+    for path in plan.get("masked", []):
+        urn, _, where = path.partition("#")
+        lines.append(f"    {names.get(urn, 'stack')}: {where}")
+    return ["Secrets masked (values never written or shown):", *lines] if lines else []

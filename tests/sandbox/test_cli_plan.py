@@ -41,6 +41,8 @@ def test_preview_shows_the_tree_outputs_and_summary() -> None:
     assert "├─ azure-native:web:WebApp" in result.stdout
     assert "Outputs:" in result.stdout and "appScope: api://" in result.stdout
     assert "Offline plan: no cloud was contacted." in result.stdout
+    assert "Secrets masked (values never written or shown):" in result.stdout
+    assert "key-vault-apim-key-orders-storefront: inputs.properties" in result.stdout
 
 
 def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Path) -> None:

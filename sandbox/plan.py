@@ -89,11 +89,17 @@ def write_plan(plan: Mapping[str, Any], out: Path) -> None:
         raise SandboxError(f"--out {out}: is a directory; give a file path such as plans/dev.json")
     if not out.parent.is_dir():
         raise SandboxError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=out.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=out.parent)
+    except OSError as error:
+        raise SandboxError(f"--out {out}: cannot write there ({error.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(dumps(plan))
         os.replace(tmp, out)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise SandboxError(f"--out {out}: cannot write there ({error.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

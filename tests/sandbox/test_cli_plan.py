@@ -100,3 +100,10 @@ def test_unknown_stack_and_bad_options_are_one_line_errors() -> None:
     )
     bad = sandbox("plan", "--bogus")
     assert bad.returncode == 2 and bad.stderr.startswith("error: No such option: --bogus")
+
+
+def test_an_unwritable_out_path_is_a_one_line_error() -> None:
+    result = sandbox("plan", "--stack", "dev", "--out", "/proc/plan.json")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --out /proc/plan.json: cannot write there")
+    assert result.stderr.count("\n") == 1

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from policies.secure_api_policies import StackResource
-
-TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-CLIENT_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-APP_OBJECT_ID = "0b6f8c1e-7c49-4b0e-9d55-3c1f1c0d2a11"
-SP_OBJECT_ID = "9a1c2b3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
-PRINCIPAL_ID = "5d6e7f80-91a2-4b3c-8d4e-5f6a7b8c9d0e"
-NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://secure-api-calls/roles")
-READ_ID = str(uuid.uuid5(NS, "orders/Orders.Read"))
-WRITE_ID = str(uuid.uuid5(NS, "orders/Orders.Write"))
+from tests.policy_fixtures import (
+    APP_OBJECT_ID,
+    CLIENT_ID,
+    PRINCIPAL_ID,
+    READ_ID,
+    SP_OBJECT_ID,
+    TENANT,
+    WRITE_ID,
+)
 
 API_POLICY_XML = (
     "<policies><inbound><base />"

@@ -10,21 +10,9 @@ from hypothesis import strategies as st
 
 from policies.secure_api_policies import UNKNOWN
 from policies.secure_api_policies import gateway_policy_xml as rules
+from tests.policy_fixtures import API_POLICY as STACK_POLICY
 
 WHO = "ApiPolicy 'orders-policy'"
-
-STACK_POLICY = (
-    "<policies><inbound><base />"
-    '<validate-azure-ad-token tenant-id="{{tenant-id}}" header-name="Authorization" '
-    'failed-validation-httpcode="401" failed-validation-error-message="Unauthorized">'
-    "<audiences><audience>{{orders-audience}}</audience></audiences>"
-    '<required-claims><claim name="roles" match="any"><value>Orders.Read</value>'
-    '<value>Orders.Write</value></claim><claim name="ver" match="all"><value>2.0</value></claim>'
-    "</required-claims></validate-azure-ad-token>"
-    '<set-backend-service backend-id="orders-backend" /></inbound>'
-    "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
-    "</policies>"
-)
 
 
 def policy(value: str, fmt: str = "xml") -> dict[str, str]:

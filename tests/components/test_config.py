@@ -194,3 +194,11 @@ def test_an_openapi_operation_without_roles_is_named(tmp_path: Path) -> None:
 def test_a_stack_name_azure_names_cannot_hold_is_refused() -> None:
     with pytest.raises(ConfigError, match="stack name 'Dev-Stack' must be 1-12 lowercase"):
         parse_config(dev_raw(), "Dev-Stack", ROOT)
+
+
+def test_the_project_file_declares_every_config_key_the_model_knows() -> None:
+    from components.config import StackConfig
+
+    declared = set(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"])
+    known = {field.alias or name for name, field in StackConfig.model_fields.items()}
+    assert declared == known

@@ -38,7 +38,7 @@ class Run:
     case: str
     apis: int
     resources: int
-    import_s: float  # interpreter up to `sandbox.plan` imported (the Pulumi SDK mostly)
+    import_s: float  # interpreter up to `sandbox.plan.model` imported (the Pulumi SDK mostly)
     plan_s: float  # run_program + build_plan + dumps
     wall_s: float  # the whole child process, as the parent saw it
     peak_rss_mib: float
@@ -132,8 +132,8 @@ def _median(runs: list[Run]) -> Run:
 def child_main(project_dir: str, stack: str) -> None:
     """In the fresh interpreter: import, plan, serialise; print the numbers as one JSON line."""
     started = time.perf_counter()
-    from sandbox.plan import build_plan, dumps
-    from sandbox.program import run_program
+    from sandbox.plan.model import build_plan, dumps
+    from sandbox.program.runner import run_program
 
     imported = time.perf_counter()
     plan = build_plan(run_program(stack, Path(project_dir)))

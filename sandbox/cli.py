@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from sandbox.errors import SandboxError
-from sandbox.program import PROJECT_DIR
+from sandbox.program.runner import PROJECT_DIR
 
 app = typer.Typer(
     add_completion=False,
@@ -49,8 +49,8 @@ def _project(path: Path) -> Path:
 @app.command()
 def preview(stack: StackOption = "dev", project_dir: ProjectOption = PROJECT_DIR) -> None:
     """Run the program under mocks and show the resource tree and stack outputs."""
-    from sandbox import plan as plans
-    from sandbox import render
+    from sandbox.plan import model as plans
+    from sandbox.plan import render
 
     result = plans.plan_stack(stack, _project(project_dir))
     _say(f"Previewing stack '{stack}' offline (mocked engine, real program)\n")
@@ -68,8 +68,8 @@ def plan(
     project_dir: ProjectOption = PROJECT_DIR,
 ) -> None:
     """Write the Plan as JSON (--out), or show it as a tree."""
-    from sandbox import plan as plans
-    from sandbox import render
+    from sandbox.plan import model as plans
+    from sandbox.plan import render
 
     result = plans.plan_stack(stack, _project(project_dir))
     if out is None:
@@ -92,7 +92,7 @@ def _pick_format(value: str, allowed: tuple[str, ...]) -> str:
 
 
 def _plan_for(stack: str | None, plan_file: Path | None, project_dir: Path) -> dict[str, object]:
-    from sandbox import plan as plans
+    from sandbox.plan import model as plans
 
     if plan_file is not None:
         return plans.load_plan(plan_file)
@@ -116,7 +116,7 @@ def check(
     project_dir: ProjectOption = PROJECT_DIR,
 ) -> None:
     """Run the policy pack over a plan. Exit 1 on any mandatory violation."""
-    from sandbox import check as checks
+    from sandbox.check import runner as checks
 
     fmt = _pick_format(output, ("text", "json", "markdown"))
     if stack is not None and plan_file is not None:
@@ -148,9 +148,9 @@ def doctor(
     """
     import time
 
-    from sandbox import doctor as doctors
-    from sandbox import doctor_render
-    from sandbox import plan as plans
+    from sandbox.doctor import diagnose as doctors
+    from sandbox.doctor import render as doctor_render
+    from sandbox.plan import model as plans
 
     decoded = doctors.decode_unverified(doctors.read_token_argument(token, sys.stdin))
     diagnosis = doctors.diagnose(
@@ -172,8 +172,8 @@ def diff(
     (a replaced or deleted identity resource, changed required roles or audiences, weaker token
     issuance); 2: usage error.
     """
-    from sandbox import diff as diffs
-    from sandbox.plan import load_plan
+    from sandbox.diff import compare as diffs
+    from sandbox.plan.model import load_plan
 
     fmt = _pick_format(output, ("text", "json", "markdown"))
     result = diffs.diff_plans(load_plan(base), load_plan(head))
@@ -202,9 +202,9 @@ def rehearse(
     import json
     import time
 
-    from sandbox import check as checks
-    from sandbox import plan as plans
-    from sandbox import rehearsal
+    from sandbox.check import runner as checks
+    from sandbox.plan import model as plans
+    from sandbox.rehearsal import session as rehearsal
 
     def progress(text: str) -> None:
         # With --serve or --json, stdout carries only the machine-readable part.

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.plan import plan_stack
+from sandbox.plan.model import plan_stack
 
 
 @pytest.fixture(scope="session")

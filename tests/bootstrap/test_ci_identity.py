@@ -28,11 +28,11 @@ from bootstrap.ci_identity import (
 )
 from bootstrap.config import PROJECT, ConfigError, parse_config
 from bootstrap.stack import LIST_SUBSCRIPTION_SECRETS
-from sandbox.check import load_pack_config, run_check
+from sandbox.check.runner import load_pack_config, run_check
 from sandbox.errors import SandboxError
-from sandbox.mocks import GRAPH_APP_ROLE_IDS
-from sandbox.plan import build_plan
-from sandbox.program import run_program
+from sandbox.plan.model import build_plan
+from sandbox.program.mocks import GRAPH_APP_ROLE_IDS
+from sandbox.program.runner import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = ROOT / "bootstrap"

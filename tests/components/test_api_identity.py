@@ -37,7 +37,7 @@ def test_service_principal_requires_assignment(dev_plan: dict[str, Any]) -> None
 def test_role_ids_are_uuid5_stable_across_runs_and_different_across_stacks(
     dev_plan: dict[str, Any], prod_plan: dict[str, Any]
 ) -> None:
-    from sandbox.plan import plan_stack
+    from sandbox.plan.model import plan_stack
 
     again = plan_stack("dev")
     ids = {r["name"]: r["inputs"]["roleId"] for r in of_type(dev_plan, ":ApplicationAppRole")}

@@ -40,7 +40,7 @@ def test_each_consumer_reads_only_its_own_secret(dev_plan: dict[str, Any]) -> No
 def test_subscription_keys_never_appear_in_the_plan(dev_plan: dict[str, Any]) -> None:
     import json
 
-    from sandbox.mocks import StackMocks
+    from sandbox.program.mocks import StackMocks
 
     text = json.dumps(dev_plan)
     for secret in of_type(dev_plan, ":Secret"):

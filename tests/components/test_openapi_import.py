@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 
 from components.gateway_policy import parse_operation_policy
-from sandbox.check import run_check
-from sandbox.plan import build_plan
-from sandbox.program import run_program
+from sandbox.check.runner import run_check
+from sandbox.plan.model import build_plan
+from sandbox.program.runner import run_program
 from tests.plan_helpers import named, of_type
 
 ROOT = Path(__file__).resolve().parents[2]

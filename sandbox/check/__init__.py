@@ -1,0 +1,1 @@
+"""The check tool of the offline sandbox."""

@@ -1,0 +1,1 @@
+"""The diff tool of the offline sandbox."""

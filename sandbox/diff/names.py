@@ -1,0 +1,146 @@
+"""The vocabulary of plan diff consequences: IDs in a plan turned into names people know.
+
+Plans are full of GUIDs. A consequence must say "consumer reporting loses Orders.Read on
+orders", so both plans are read once for principal IDs (Web App and gateway identities,
+developer groups), role IDs (ApplicationAppRole), service principal object IDs (-> API) and
+who holds which role (AppRoleAssignment). Also the one parser of gateway policy XML the diff
+needs: which roles and audiences a policy requires.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
+from components.naming import slug
+from sandbox.diff.model import SECRET, Change
+
+Resource = Mapping[str, Any]
+Said = list[tuple[str, bool]]  # (message, critical) as the rules return them
+
+
+def short(token: str) -> str:
+    return token.rsplit(":", 1)[-1]
+
+
+def owner(res: Resource) -> str:
+    """The component a resource belongs to: the API or consumer name in this project."""
+    parent = res.get("parent")
+    return str(parent).rsplit("::", 1)[-1] if parent else str(res["name"])
+
+
+def owner_label(old: Resource | None, new: Resource | None) -> str:
+    """The owning API (or consumer), `old → new` when a rename moved the resource."""
+    was, now = (owner(old) if old else None), (owner(new) if new else None)
+    return f"{was} → {now}" if was and now and was != now else str(now or was)
+
+
+def get(res: Resource | None, part: str, *path: str) -> Any:
+    value: Any = res.get(part, {}) if res else {}
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def any_of(roles: Iterable[str]) -> str:
+    items = sorted(roles)
+    if not items:
+        return "no role"
+    return items[0] if len(items) == 1 else "any of " + ", ".join(items)
+
+
+def braces(name: str) -> str:
+    return "{{" + name + "}}"
+
+
+class Names:
+    """IDs -> words, learned from both plans (head last, so its names win)."""
+
+    def __init__(self, base: Mapping[str, Any], head: Mapping[str, Any]) -> None:
+        self.principals: dict[str, str] = {}
+        self.roles: dict[str, tuple[str, str]] = {}  # role ID -> (api, value)
+        self.apis: dict[str, str] = {}  # service principal object ID -> api
+        everything = [*base["resources"], *head["resources"]]
+        for res in everything:
+            kind, whose = short(res["type"]), owner(res)
+            identity = get(res, "outputs", "identity", "principalId")
+            if kind == "WebApp" and identity:
+                self.principals[identity] = f"consumer {whose}"
+            elif kind == "ApiManagementService" and identity:
+                self.principals[identity] = "the gateway"
+            elif kind == "ApplicationAppRole":
+                self.roles[get(res, "inputs", "roleId")] = (whose, get(res, "inputs", "value"))
+            elif kind == "ServicePrincipal" and get(res, "outputs", "objectId"):
+                self.apis[get(res, "outputs", "objectId")] = whose
+        for res in everything:  # group names need the role values learned above
+            if short(res["type"]) == "AppRoleAssignment" and ":ApiIdentity$" in res["urn"]:
+                self._learn_group(res)
+        self.before = self._holders(base)
+        self.after = self._holders(head)
+
+    def _learn_group(self, res: Resource) -> None:
+        # ApiIdentity names developer grants f"{api}-group-{group}-{slug(role)}".
+        oid = get(res, "inputs", "principalObjectId")
+        prefix, role = f"{owner(res)}-group-", self.roles.get(get(res, "inputs", "appRoleId"))
+        name = str(res["name"])
+        if oid and role and name.startswith(prefix):
+            group = name[len(prefix) :].removesuffix(f"-{slug(role[1] or '')}")
+            self.principals.setdefault(oid, f"developer group {group}")
+
+    def principal(self, object_id: Any) -> str:
+        return self.principals.get(object_id, f"principal {object_id}")
+
+    def grant(self, res: Resource) -> tuple[str, str, str]:
+        """(principal, api, role value) of an AppRoleAssignment."""
+        ins = res["inputs"]
+        unknown = (
+            f"service principal {ins.get('resourceObjectId')}",
+            f"role ID {ins.get('appRoleId')}",
+        )
+        api, value = self.roles.get(ins.get("appRoleId"), unknown)
+        api = self.apis.get(ins.get("resourceObjectId"), api)
+        return self.principal(ins.get("principalObjectId")), api, value
+
+    def _holders(self, plan: Mapping[str, Any]) -> dict[str, dict[str, set[str]]]:
+        held: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for res in plan["resources"]:
+            if short(res["type"]) == "AppRoleAssignment":
+                who, api, role = self.grant(res)
+                held[api][who].add(role)
+        return held
+
+    def holding(self, api: str, role: str) -> list[str]:
+        return sorted(who for who, roles in self.before.get(api, {}).items() if role in roles)
+
+    def losing(self, api: str, old: frozenset[str], new: frozenset[str]) -> list[str]:
+        return sorted(
+            who for who, roles in self.after.get(api, {}).items() if roles & old and not roles & new
+        )
+
+
+def policy_facts(xml: Any) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(required roles, audiences) of a gateway policy document, or None if unreadable."""
+    if not isinstance(xml, str) or xml == SECRET:
+        return None
+    try:
+        root = safe_fromstring(xml)
+    except (ET.ParseError, DefusedXmlException):
+        return None
+    roles = frozenset(
+        (value.text or "").strip()
+        for claim in root.iter("claim")
+        if claim.get("name") == "roles"
+        for value in claim.iter("value")
+        if (value.text or "").strip()
+    )
+    audiences = frozenset((a.text or "").strip() for a in root.iter("audience") if a.text)
+    return roles, audiences
+
+
+def field(change: Change, path: str) -> tuple[Any, Any] | None:
+    return next(((f.old, f.new) for f in change.fields if f.path == path), None)

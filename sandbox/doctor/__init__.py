@@ -1,0 +1,1 @@
+"""The doctor tool of the offline sandbox."""

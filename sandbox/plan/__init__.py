@@ -1,0 +1,1 @@
+"""The plan tool of the offline sandbox."""

@@ -1,0 +1,1 @@
+"""The program tool of the offline sandbox."""

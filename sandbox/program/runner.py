@@ -1,0 +1,220 @@
+"""Run `__main__.py` under Pulumi mocks and record every registration the engine would see.
+
+This is the offline stand-in for `pulumi preview`: the real program, the real SDK resource
+classes, the real serialisation of inputs; only the engine and providers are mocked. The
+recording monitor keeps what the plain mock monitor drops: parent, dependencies, property
+dependencies, and which values are secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from sandbox.errors import SandboxError
+from sandbox.program.mocks import StackMocks
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SECRET = "[secret]"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def reveal(value: Any, mask: bool) -> Any:
+    """Turn the RPC form into plain JSON values, masking secrets (or unwrapping them)."""
+    if rpc.is_rpc_secret(value):
+        return SECRET if mask else reveal(rpc.unwrap_rpc_secret(value), mask)
+    if isinstance(value, dict):
+        return {key: reveal(item, mask) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal(item, mask) for item in value]
+    return value
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: StackMocks, run: ProgramRun) -> None:
+        super().__init__(mocks)
+        self.run = run
+        self.stack_urn: str | None = None
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: the stack is not part of a child's type chain, and
+        the whole chain of parent types is (the plain mock keeps only the last one)."""
+        if parent and parent != self.stack_urn:
+            type_ = parent.split("::")[2] + "$" + type_
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == STACK_TYPE:
+            self.stack_urn = response.urn
+            return response
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        state = self.resources[response.urn].state
+        self.run.resources.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent if request.parent != self.stack_urn else None,
+                custom=bool(request.custom),
+                inputs=reveal(inputs, mask=True),
+                outputs=reveal(_mask_like(state, inputs), mask=True),
+                dependencies=sorted(set(request.dependencies)),
+                property_dependencies={
+                    key: sorted(set(deps.urns))
+                    for key, deps in sorted(request.propertyDependencies.items())
+                    if deps.urns
+                },
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if request.urn == self.stack_urn:
+            outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+            self.run.outputs = reveal(outputs, mask=True)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+def _mask_like(state: Any, inputs: Any) -> Any:
+    """Outputs echo inputs: keep an input's secrecy on the matching output value."""
+    if rpc.is_rpc_secret(inputs):
+        return rpc.wrap_rpc_secret(state)
+    if isinstance(state, dict) and isinstance(inputs, dict):
+        return {key: _mask_like(value, inputs.get(key)) for key, value in state.items()}
+    return state
+
+
+def _ensure_event_loop() -> None:
+    """The SDK's synchronous bridge needs a current loop; an earlier asyncio.run() in the same
+    process (tests, the rehearsal) may have closed and cleared it."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _drop_version_aliases(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult:
+    """azure-native declares one alias per past API version of every resource type (25 for an
+    APIM Api); resolving them is most of a plan's cost and changes nothing in it (aliases only
+    matter for state the engine already holds, and there is none offline). The program's own
+    aliases are kept."""
+    aliases = [
+        alias
+        for alias in (args.opts.aliases or [])
+        if not (
+            isinstance(alias, pulumi.Alias)
+            and isinstance(alias.type_, str)
+            and alias.type_.startswith("azure-native:")
+            and "/v" in alias.type_
+        )
+    ]
+    opts = copy.copy(args.opts)
+    opts.aliases = aliases or None
+    return pulumi.ResourceTransformationResult(args.props, opts)
+
+
+def _run_main(path: str) -> None:
+    pulumi.runtime.register_stack_transformation(_drop_version_aliases)
+    runpy.run_path(path, run_name="__main__")
+
+
+def project_name(project_dir: Path) -> str | None:
+    """The `name:` of the project's Pulumi.yaml (the bootstrap program is its own project)."""
+    try:
+        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    name = document.get("name") if isinstance(document, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """`Pulumi.<stack>.yaml` as the engine would pass it: namespaced keys, JSON for objects."""
+    path = stack_file(stack, project_dir)
+    if not path.is_file():
+        known = sorted(p.name[7:-5] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise SandboxError(f"no stack '{stack}': {path.name} not found; known stacks: {known}")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SandboxError(f"{path.name}: not valid YAML{where}; fix the file") from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise SandboxError(f"{path.name}: no 'config:' mapping; see README.md")
+    return {
+        str(key): value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+
+
+def run_program(stack: str, project_dir: Path = PROJECT_DIR) -> ProgramRun:
+    """Run the real program for `stack` under mocks (preview=False, so outputs are known)."""
+    from components.config import PROJECT, ConfigError
+
+    config = read_stack_config(stack, project_dir)
+    project = project_name(project_dir) or PROJECT
+    _ensure_event_loop()
+    run = ProgramRun(project=project, stack=stack)
+    mocks = StackMocks(stack)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=project,
+        stack=stack,
+        preview=False,
+        monitor=RecordingMonitor(mocks, run),
+    )
+    pulumi.runtime.set_all_config(config)
+    # set_mocks opens a root stack of its own; the program gets a fresh one, as under the CLI.
+    settings.ROOT.set(None)
+    main = str(project_dir / "__main__.py")
+    try:
+        _sync_await(run_in_stack(lambda: _run_main(main)))
+    except pulumi.RunError as error:
+        raise SandboxError(str(error)) from None
+    except ConfigError as error:
+        raise SandboxError(str(error)) from None
+    return run

@@ -1,0 +1,1 @@
+"""The rehearsal tool of the offline sandbox."""

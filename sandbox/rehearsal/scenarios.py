@@ -1,0 +1,277 @@
+"""The rehearsal's scenario matrix, and the attack tokens it sends.
+
+Expectations come from the config's declared intent (which consumer holds which roles,
+which roles each operation needs, which token versions an API accepts), never from the
+policy XML: the rehearsal exists to catch the generated policy being wrong. The Plan-derived
+tenant only decides which scenarios can be staged (a foreign key needs a second API...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from components.config import Api, StackConfig
+from consumer.app_settings import setting_names
+from sandbox.rehearsal.emulators import forge
+from sandbox.rehearsal.emulators.gateway_core import INVALID_KEY, MISSING_KEY
+from sandbox.rehearsal.emulators.issuer import EntraIssuer
+from sandbox.rehearsal.tenant import Tenant, synthetic_id
+
+Kind = Literal["consumer", "developer", "control", "attack"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: Kind
+    api: str
+    operation: str
+    expected_status: int
+    consumer: str | None = None  # the identity calling, or whose token/key an attack bends
+    tool: str | None = None  # developer tool (config name)
+    group: str | None = None  # developer group (config name)
+    attack: str | None = None  # recipe in ATTACKS / CONTROLS
+    other_api: str | None = None  # the second API some attacks borrow from
+    other_consumer: str | None = None  # a caller of other_api
+    expected_message: str | None = None  # exact gateway message, where APIM's text is known
+    expected_words: tuple[str, ...] = ()  # words the error message must contain
+
+
+@dataclass(frozen=True)
+class IntendedOperation:
+    id: str
+    method: str
+    url_template: str
+    roles: tuple[str, ...]
+
+    def sample_path(self) -> str:
+        """The template with each `{param}` filled, e.g. /orders/sample-orderId."""
+        return re.sub(r"\{([^{}/]+)\}", lambda m: f"sample-{m.group(1)}", self.url_template)
+
+
+def intended_operations(api: Api, base_dir: Path) -> tuple[IntendedOperation, ...]:
+    if api.openapi is None:
+        return tuple(
+            IntendedOperation(o.id, o.method, o.url_template, o.roles) for o in api.operations
+        )
+    document = json.loads((base_dir / api.openapi.file).read_text(encoding="utf-8"))
+    found = []
+    for path, item in (document.get("paths") or {}).items():
+        for method, spec in (item or {}).items():
+            op_id = spec.get("operationId") if isinstance(spec, dict) else None
+            if op_id in api.openapi.operation_roles:
+                roles = api.openapi.operation_roles[op_id]
+                found.append(IntendedOperation(op_id, method.upper(), path, roles))
+    return tuple(found)
+
+
+# recipe -> label. Controls must pass (200); every attack must be refused with 401.
+CONTROLS = {
+    "genuine": "a genuine token, sent by hand",
+    "v1-accepted": "a v1 token (aud api://<id>), accepted by intent",
+}
+ATTACKS = {
+    "no-token": "no token",
+    "no-key": "no subscription key",
+    "wrong-key": "a wrong subscription key",
+    "foreign-key": "the key of another API's subscription",
+    "expired": "an expired token",
+    "not-yet-valid": "a token not valid yet",
+    "no-expiry": "a token without exp",
+    "wrong-tenant": "a token from another tenant",
+    "aud-trailing-slash": "aud api://<id>/ (trailing slash)",
+    "aud-https": "aud https://<id>",
+    "aud-other-api": "aud = another API's client ID",
+    "aud-identifier-uri": "aud api://<id> where only v2 is accepted",
+    "v1-token": "a v1 token where only v2 is accepted",
+    "flipped-signature": "a flipped signature byte",
+    "alg-none": "alg none",
+    "hs256-public-key": "HS256 keyed with the public key",
+    "unknown-kid": "an unknown kid",
+    "foreign-signing-key": "a well-shaped token signed by a foreign key",
+    "roles-of-other-api": "roles of another API",
+    "token-for-other-api": "a genuine token for another API",
+    "group-only-identity": "a managed identity holding its role only through a group",
+    "delegated-no-roles": "a delegated token without roles",
+}
+_KEY_MESSAGES = {"no-key": MISSING_KEY, "wrong-key": INVALID_KEY, "foreign-key": INVALID_KEY}
+
+
+def _key_sid(tenant: Tenant, consumer: str, api: str) -> str | None:
+    facts = next((c for c in tenant.consumers if c.name == consumer), None)
+    return facts.subscription_by_setting.get(setting_names(api).subscription_key) if facts else None
+
+
+def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tuple[Scenario, ...]:
+    scenarios: list[Scenario] = []
+    callers = {
+        api.name: [c.name for c in config.consumers if any(k.api == api.name for k in c.calls)]
+        for api in config.apis
+    }
+    for consumer in config.consumers:
+        for call in consumer.calls:
+            for op in intended_operations(config.api(call.api), base_dir):
+                allowed = bool(set(call.roles) & set(op.roles))
+                scenarios.append(
+                    Scenario(
+                        f"{consumer.name} calls {call.api}/{op.id}",
+                        "consumer",
+                        call.api,
+                        op.id,
+                        200 if allowed else 403,
+                        consumer=consumer.name,
+                        expected_words=() if allowed else op.roles,
+                    )
+                )
+    for group in config.developers.groups:
+        for api_name, roles in group.roles.items():
+            if not callers[api_name]:
+                continue  # no subscription to borrow a key from: nothing to stage
+            for op in intended_operations(config.api(api_name), base_dir):
+                allowed = bool(set(roles) & set(op.roles))
+                for tool in config.developers.tools:
+                    scenarios.append(
+                        Scenario(
+                            f"{group.name} via {tool} calls {api_name}/{op.id}",
+                            "developer",
+                            api_name,
+                            op.id,
+                            200 if allowed else 403,
+                            consumer=callers[api_name][0],
+                            tool=tool,
+                            group=group.name,
+                            expected_words=() if allowed else op.roles,
+                        )
+                    )
+    for api in config.apis:
+        scenarios += _token_scenarios(config, tenant, api, callers, base_dir)
+    return tuple(scenarios)
+
+
+def _token_scenarios(
+    config: StackConfig, tenant: Tenant, api: Api, callers: dict[str, list[str]], base_dir: Path
+) -> list[Scenario]:
+    """Controls and attacks on one API, each bending one property of a genuine call: the
+    first consumer that calls the API, on the first operation its roles open."""
+    caller = next(iter(callers[api.name]), None)
+    if caller is None:
+        return []
+    call = next(c for c in config.consumers if c.name == caller).calls
+    roles = next(c.roles for c in call if c.api == api.name)
+    op = next((o for o in intended_operations(api, base_dir) if set(o.roles) & set(roles)), None)
+    if op is None:
+        return []
+    others = [a.name for a in config.apis if a.name != api.name]
+    other = next((name for name in others if callers[name]), None)  # has a genuine caller
+    other_caller = callers[other][0] if other else None
+    borrowed = other or next(iter(others), None)  # audiences and roles need only the API
+    foreign_key = other is not None and _key_sid(tenant, callers[other][0], other) is not None
+    has_group = any(api.name in g.roles for g in config.developers.groups)
+    applicable = {
+        "v1-accepted": api.accepts_v1,
+        "foreign-key": foreign_key,
+        "aud-other-api": bool(others),
+        "aud-identifier-uri": not api.accepts_v1,
+        "v1-token": not api.accepts_v1,
+        "roles-of-other-api": bool(others),
+        "token-for-other-api": other is not None,
+        "group-only-identity": has_group and tenant.group_only_identity is not None,
+        "delegated-no-roles": bool(config.developers.tools),
+    }
+    found = []
+    stages: tuple[tuple[Kind, dict[str, str]], ...] = (("control", CONTROLS), ("attack", ATTACKS))
+    for kind, catalogue in stages:
+        for recipe, label in catalogue.items():
+            if not applicable.get(recipe, True):
+                continue
+            found.append(
+                Scenario(
+                    f"{api.name}: {label}",
+                    kind,
+                    api.name,
+                    op.id,
+                    200 if kind == "control" else 401,
+                    consumer=caller,
+                    attack=recipe,
+                    other_api=borrowed,
+                    other_consumer=other_caller,
+                    expected_message=_KEY_MESSAGES.get(recipe),
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class AttackInputs:
+    """What a recipe may bend: a genuine token for the API and facts about the tenant."""
+
+    issuer: EntraIssuer
+    tenant: Tenant
+    api: str
+    genuine: str
+    now: float
+    other_api: str | None = None
+    other_token: Callable[[], str] | None = None  # a genuine token for other_api
+    tool_client_id: str | None = None
+
+
+def attack_token(recipe: str, given: AttackInputs) -> str | None:
+    """The bearer token a recipe sends (None: no Authorization header at all)."""
+    issuer, genuine, now = given.issuer, given.genuine, int(given.now)
+    app = given.tenant.apis[given.api]
+    other = given.tenant.apis.get(given.other_api or "")
+    claims = forge.claims_of(genuine)
+    v1 = {
+        "iss": f"https://sts.windows.net/{issuer.tenant_id}/",
+        "ver": "1.0",
+        "appid": claims.get("azp"),
+        "appidacr": "2",
+        "azp": None,
+        "azpacr": None,
+    }
+    other_tenant = synthetic_id("another-tenant")
+    recipes: dict[str, Callable[[], str | None]] = {
+        "no-token": lambda: None,
+        "expired": lambda: forge.resign(
+            issuer, genuine, iat=now - 7200, nbf=now - 7200, exp=now - 60
+        ),
+        "not-yet-valid": lambda: forge.resign(
+            issuer, genuine, iat=now, nbf=now + 600, exp=now + 4200
+        ),
+        "no-expiry": lambda: forge.resign(issuer, genuine, exp=None),
+        "wrong-tenant": lambda: forge.resign(
+            issuer,
+            genuine,
+            tid=other_tenant,
+            iss=f"https://login.microsoftonline.com/{other_tenant}/v2.0",
+        ),
+        "aud-trailing-slash": lambda: forge.resign(issuer, genuine, aud=f"{app.identifier_uri}/"),
+        "aud-https": lambda: forge.resign(issuer, genuine, aud=f"https://{app.client_id}"),
+        "aud-other-api": lambda: forge.resign(
+            issuer, genuine, aud=other.client_id if other else ""
+        ),
+        "aud-identifier-uri": lambda: forge.resign(issuer, genuine, aud=app.identifier_uri),
+        "v1-token": lambda: forge.resign(issuer, genuine, aud=app.client_id, **v1),
+        "v1-accepted": lambda: forge.resign(issuer, genuine, aud=app.identifier_uri, **v1),
+        "flipped-signature": lambda: forge.flip_signature_byte(genuine),
+        "alg-none": lambda: forge.alg_none(genuine),
+        "hs256-public-key": lambda: forge.hs256_with_public_key(genuine, issuer.key.public_pem),
+        "unknown-kid": lambda: forge.with_unknown_kid(issuer, claims),
+        "foreign-signing-key": lambda: forge.signed_by_foreign_key(issuer, claims),
+        "roles-of-other-api": lambda: forge.resign(
+            issuer, genuine, roles=sorted(other.roles) if other else ["Unknown.Role"]
+        ),
+        "token-for-other-api": lambda: given.other_token() if given.other_token else None,
+        "group-only-identity": lambda: issuer.issue_app_token(
+            given.tenant.group_only_identity or "", app.identifier_uri
+        ),
+        "delegated-no-roles": lambda: issuer.issue_user_token(
+            given.tenant.no_role_user, given.tool_client_id or "", app.identifier_uri
+        ),
+    }
+    return recipes.get(recipe, lambda: genuine)()

@@ -1,0 +1,232 @@
+"""The local rehearsal (sandbox/rehearsal/session.py): the dev stack end to end, a
+deliberately broken policy caught by exactly the scenarios it breaks, and serve mode driven by
+the real azure-identity ManagedIdentityCredential."""
+
+from __future__ import annotations
+
+import copy
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.identity import ManagedIdentityCredential
+
+from consumer import ApiClient
+from sandbox.errors import SandboxError
+from sandbox.rehearsal.run import loopback_no_proxy, process_environment
+from sandbox.rehearsal.scenarios import ATTACKS
+from sandbox.rehearsal.session import format_json, format_table, run_rehearsal, serve
+from tests.sandbox.rehearsal.rehearsal_helpers import LineStream
+
+ROOT = Path(__file__).resolve().parents[3]
+KEY_ATTACKS = {"no-key", "wrong-key", "foreign-key"}
+
+
+@pytest.fixture(scope="module")
+def dev_report(dev_plan):
+    return run_rehearsal("dev", copy.deepcopy(dev_plan))
+
+
+def _failing(report) -> set[str]:
+    return {result.scenario.name for result in report.mismatches}
+
+
+def _with_operation_policy(plan: dict[str, Any], name: str, old: str, new: str) -> dict:
+    broken = copy.deepcopy(plan)
+    (resource,) = [r for r in broken["resources"] if r["name"] == name]
+    for part in ("inputs", "outputs"):
+        assert old in resource[part]["value"]
+        resource[part]["value"] = resource[part]["value"].replace(old, new, 1)
+    return broken
+
+
+def test_the_dev_rehearsal_meets_every_expectation_well_within_budget(dev_report):
+    assert dev_report.ok, format_table(dev_report)
+    assert dev_report.seconds < 15
+    assert format_table(dev_report).endswith(
+        f"{len(dev_report.results)} scenarios ({dev_report.attacks} attacks) — all as expected\n"
+    )
+
+
+def test_the_matrix_comes_from_the_configs_intent(dev_report):
+    by_name = {r.scenario.name: r.scenario for r in dev_report.results}
+    assert by_name["reporting calls orders/create-order"].expected_status == 403
+    assert by_name["storefront calls orders/create-order"].expected_status == 200
+    assert by_name["storefront calls inventory/adjust-stock"].expected_status == 403
+    assert by_name["orders-developers via vscode calls inventory/list-items"].expected_status == 200
+    assert not any(name.startswith("reporting calls inventory") for name in by_name)
+    # orders accepts v1 tokens (acceptV1Tokens: true); inventory accepts only v2.
+    assert "orders: a v1 token (aud api://<id>), accepted by intent" in by_name
+    assert "inventory: a v1 token where only v2 is accepted" in by_name
+    assert "orders: a v1 token where only v2 is accepted" not in by_name
+    for api in ("orders", "inventory"):
+        recipes = {s.attack for s in by_name.values() if s.api == api and s.kind == "attack"}
+        v1_only = {"aud-identifier-uri", "v1-token"}
+        assert recipes == set(ATTACKS) - (v1_only if api == "orders" else set())
+
+
+def test_consumers_reach_the_backend_through_the_real_client(dev_report):
+    result = next(
+        r for r in dev_report.results if r.scenario.name == "storefront calls orders/get-order"
+    )
+    assert (result.actual, result.message) == (200, "GET /api/orders/sample-orderId")
+    refused = next(
+        r for r in dev_report.results if r.scenario.name == "reporting calls orders/create-order"
+    )
+    assert refused.message == "Forbidden. This operation requires the app role Orders.Write."
+
+
+def test_the_json_report_is_stable(dev_plan, dev_report):
+    again = run_rehearsal("dev", copy.deepcopy(dev_plan))
+    assert format_json(again) == format_json(dev_report)
+    document = json.loads(format_json(dev_report))
+    assert document["ok"] is True
+    assert document["summary"]["mismatches"] == 0
+    assert document["summary"]["attacks"] == dev_report.attacks
+
+
+def test_letting_readers_create_orders_fails_exactly_that_scenario(dev_plan):
+    broken = _with_operation_policy(
+        dev_plan,
+        "orders-gateway-op-create-order-policy",
+        "<value>Orders.Write</value>",
+        "<value>Orders.Read</value>",
+    )
+    report = run_rehearsal("dev", broken)
+    assert not report.ok
+    assert _failing(report) == {"reporting calls orders/create-order"}
+    assert "MISMATCH reporting calls orders/create-order: expected 403, got 200" in (
+        format_table(report)
+    )
+    assert format_table(report).endswith("— 1 mismatch\n")
+
+
+def test_letting_readers_adjust_stock_fails_the_consumer_and_every_developer_tool(dev_plan):
+    broken = _with_operation_policy(
+        dev_plan,
+        "inventory-gateway-op-adjust-stock-policy",
+        "<value>Inventory.Admin</value>",
+        "<value>Inventory.Read</value>",
+    )
+    tools = ("azure-cli", "vscode", "visual-studio", "azure-powershell")
+    assert _failing(run_rehearsal("dev", broken)) == {
+        "storefront calls inventory/adjust-stock",
+        *(f"orders-developers via {tool} calls inventory/adjust-stock" for tool in tools),
+    }
+
+
+def test_an_operation_policy_without_base_turns_every_token_attack_into_a_403(dev_plan):
+    broken = _with_operation_policy(
+        dev_plan,
+        "orders-gateway-op-list-orders-policy",
+        "<inbound>\n        <base />",
+        "<inbound>",
+    )
+    report = run_rehearsal("dev", broken)
+    expected = {
+        r.scenario.name
+        for r in report.results
+        if r.scenario.api == "orders"
+        and r.scenario.kind == "attack"
+        and r.scenario.attack not in KEY_ATTACKS
+    }
+    assert _failing(report) == expected
+    assert {r.actual for r in report.mismatches} == {403}
+
+
+def test_user_errors_are_one_line_sandbox_errors(dev_plan):
+    with pytest.raises(SandboxError, match="no stack 'nope'"):
+        run_rehearsal("nope")
+    with pytest.raises(SandboxError, match="not a secure-api-calls"):
+        run_rehearsal("dev", {"format": "other"})
+    with pytest.raises(SandboxError, match="plan is of stack 'dev', not 'prod'"):
+        run_rehearsal("prod", copy.deepcopy(dev_plan))
+    broken = _with_operation_policy(
+        dev_plan,
+        "orders-gateway-op-list-orders-policy",
+        "<base />",
+        '<base /><set-header name="x" exists-action="override" />',
+    )
+    with pytest.raises(SandboxError) as error:
+        run_rehearsal("dev", broken)
+    assert "ApiOperationPolicy::orders-gateway-op-list-orders-policy" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def _environment(lines: list[str], consumer: str) -> dict[str, str]:
+    start = lines.index(f"# consumer {consumer}") + 1
+    block = []
+    for line in lines[start:]:
+        if not line or line.startswith("#") or line == "READY":
+            break
+        block.append(line)
+    return dict(line.split("=", 1) for line in block)
+
+
+def _call_as(environ: dict[str, str]) -> tuple[int, str]:
+    identity = {k: environ[k] for k in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER")}
+    with (
+        process_environment(identity | loopback_no_proxy(), ("IDENTITY_SERVER_THUMBPRINT",)),
+        ManagedIdentityCredential() as credential,
+    ):
+        access = credential.get_token(environ["API_ORDERS_SCOPE"])
+        with ApiClient.from_environment("orders", credential=credential, environ=environ) as api:
+            return api.get("/orders").status, access.token
+
+
+def test_serve_prints_the_environment_and_a_real_managed_identity_gets_a_200(dev_plan):
+    stream, stop = LineStream(), threading.Event()
+    worker = threading.Thread(
+        target=serve, args=("dev", copy.deepcopy(dev_plan)), kwargs={"out": stream, "stop": stop}
+    )
+    worker.start()
+    try:
+        lines = stream.until("READY")
+        assert lines[0].startswith("GATEWAY_URL=http://127.0.0.1:")
+        assert any(line.startswith("OPENID_CONFIGURATION_V2=") for line in lines)
+        environ = _environment(lines, "reporting")
+        assert set(environ) >= {
+            "IDENTITY_ENDPOINT",
+            "IDENTITY_HEADER",
+            "API_ORDERS_BASE_URL",
+            "API_ORDERS_SCOPE",
+            "API_ORDERS_SUBSCRIPTION_KEY",
+        }
+        status, _ = _call_as(environ)
+        assert status == 200
+    finally:
+        stop.set()
+        worker.join(15)
+    assert not worker.is_alive()
+
+
+def test_the_serve_command_line_runs_until_sigterm_and_exits_cleanly():
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from sandbox.rehearsal.session import serve; serve('dev')"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(x.rstrip("\n")) for x in process.stdout], daemon=True
+    ).start()
+    seen: list[str] = []
+    try:
+        while "READY" not in seen:
+            seen.append(lines.get(timeout=60))
+        status, _ = _call_as(_environment(seen, "storefront"))
+        assert status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

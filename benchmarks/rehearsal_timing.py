@@ -39,7 +39,8 @@ from consumer import DEFAULT_SUBSCRIPTION_KEY_HEADER, setting_names
 from sandbox.plan.model import plan_stack
 from sandbox.program.runner import PROJECT_DIR
 from sandbox.rehearsal.scenarios import intended_operations
-from sandbox.rehearsal.session import Rehearsal, load_intent, run_rehearsal
+from sandbox.rehearsal.servers import Rehearsal
+from sandbox.rehearsal.session import load_intent, run_rehearsal
 
 BUDGET_S = 15.0  # DESIGN §8: servers up to verdict table
 DEADLINE_S = 60.0  # no single request loop runs longer than this

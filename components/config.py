@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-PROJECT = "secure-api-calls"
+from components import naming
+from components.naming import PROJECT as PROJECT  # re-exported: the config namespace
 
 # First-party client IDs of the developer tools (reference: azure-facts.md). The Azure
 # Developer CLI reuses the Azure CLI's ID, so "azure-cli" covers azd too.
@@ -302,8 +303,6 @@ def openapi_operation_ids(document: Any) -> list[str]:
 
 def _check_names(config: StackConfig, stack: str) -> list[tuple[str, str]]:
     """Derived Azure names must fit Azure's length rules for this stack name."""
-    from components import naming  # local import: naming imports this module
-
     problems = []
     if not re.fullmatch(r"[a-z0-9]{1,12}", stack):
         problems.append(("stack", f"stack name '{stack}' must be 1-12 lowercase letters/digits"))

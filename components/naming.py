@@ -10,8 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from components.config import PROJECT
-
+PROJECT = "secure-api-calls"  # the Pulumi project name (Pulumi.yaml), the root of every ID
 # A fixed namespace for this project's uuid5 identifiers; never change it (it would re-key
 # every app role of every deployed stack).
 ID_NAMESPACE = uuid.UUID("6f1c1c2e-5b7a-4f0e-9d8a-3c2b1a0f9e7d")

@@ -63,3 +63,64 @@ def test_the_program_entry_point_stays_thin() -> None:
     source = (ROOT / "__main__.py").read_text(encoding="utf-8")
     assert len(source.splitlines()) <= 40
     assert "os.environ" not in source
+
+
+PACKAGES = ("components", "consumer", "sandbox", "bootstrap", "policies/secure_api_policies")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] == "policies":  # the pack imports its rules as a top-level package
+        parts = parts[1:]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def project_import_graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports, anywhere in the file (functions and
+    TYPE_CHECKING blocks included: a cycle hidden behind either is still a cycle)."""
+    files = {_module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    child = f"{node.module}.{alias.name}"
+                    targets.add(child if child in files else node.module)
+        graph[module] = {t for t in targets if t in files and t != module}
+    return graph
+
+
+def test_no_room_has_an_import_cycle() -> None:
+    graph = project_import_graph()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = [*path[path.index(target) :], target]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+
+
+def test_the_offline_tools_have_one_folder_per_tool_and_no_name_prefixes() -> None:
+    tools = {"program", "plan", "check", "diff", "doctor", "rehearsal"}
+    folders = {p.name for p in (ROOT / "sandbox").iterdir() if (p / "__init__.py").is_file()}
+    assert tools <= folders
+    loose = {p.stem for p in (ROOT / "sandbox").glob("*.py")} - {"__init__", "__main__"}
+    for stem in loose:
+        assert not any(stem.startswith(f"{tool}_") for tool in tools | folders), stem

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sandbox.check.runner import CheckReport
+from sandbox.check.report import CheckReport
 
 PACK_NAME = "secure-api-calls"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from inspect import isawaitable
 from pathlib import Path
 from typing import Any
@@ -37,43 +36,12 @@ from sandbox.check.render import (  # the formatters; re-exported as one API
     format_text,
     report_to_dict,
 )
+from sandbox.check.report import CheckCounts, CheckReport, Finding
 from sandbox.errors import SandboxError
 from sandbox.plan import model as plans
 
 _LEVELS = ("mandatory", "advisory", "remediate", "disabled")
 _STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    number: int
-    mirrors: str
-    level: str
-    severity: str
-    urn: str
-    resource_name: str
-    resource_type: str
-    message: str
-
-
-@dataclass(frozen=True)
-class CheckCounts:
-    mandatory: int
-    advisory: int
-    rules_run: int
-    rules_disabled: int
-    resources: int
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    project: str
-    stack: str
-    findings: tuple[Finding, ...]
-    counts: CheckCounts
-    disabled_rules: tuple[str, ...]
-    mandatory_failed: bool
 
 
 # --- inputs -------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from sandbox.rehearsal.scenarios import AttackInputs, IntendedOperation, Scenari
 from sandbox.rehearsal.scenarios import intended_operations as operations_of
 
 if TYPE_CHECKING:
-    from sandbox.rehearsal.session import Rehearsal
+    from sandbox.rehearsal.servers import Rehearsal
 
 _ENVIRON_LOCK = threading.Lock()
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 # The Pulumi project to plan: . (the stack) or bootstrap (the CI identity, STACK=ci).
 PROJECT_DIR ?= .
-REQS   := requirements.txt requirements-dev.txt policies/requirements.txt consumer/requirements.txt
+REQS   := requirements.txt requirements-dev.txt requirements-tools.txt policies/requirements.txt \
+          consumer/requirements.txt pyproject.toml
+PIP    := $(PY) -m pip --disable-pip-version-check
 
 .PHONY: help venv test lint typecheck preview plan check diff base-plan rehearse serve bench clean
 
@@ -22,10 +24,17 @@ help:
 	@echo "make diff STACK=dev       compare plans/base-dev.json with plans/dev.json (or BASE=, HEAD=)"
 	@echo "make lint typecheck bench clean"
 
+# The first run takes one to three minutes (about 60 pinned packages); every step says what
+# it does and pip shows its progress. Later runs skip this until a requirements file changes.
 $(STAMP): $(REQS)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@if [ ! -x $(PY) ]; then echo "== venv: creating $(VENV)/ with $(PYTHON) (first run only)"; \
+		$(PYTHON) -m venv $(VENV); fi
+	@echo "== venv: installing the pinned requirements (requirements-dev.txt) into $(VENV)/"
+	@$(PIP) install --progress-bar on -r requirements-dev.txt
+	@echo "== venv: installing this checkout's tools editable: $(VENV)/bin/secure-api-calls"
+	@$(PIP) install --progress-bar on --editable .
 	@touch $(STAMP)
+	@echo "== venv: ready"
 
 venv: $(STAMP)
 

@@ -280,6 +280,19 @@ def _change(kind: Kind, res: Mapping[str, Any], **extra: Any) -> Change:
     return Change(kind, res["urn"], res["type"], res["name"], _custom(res), **extra)
 
 
+def mismatch_warnings(base: Mapping[str, Any], head: Mapping[str, Any]) -> tuple[str, ...]:
+    """A diff means something only between two plans of one stack: URNs carry the project
+    and stack, so across them every resource looks deleted and created again."""
+    found = []
+    for key, what in (("project", "projects"), ("stack", "stacks")):
+        if base.get(key) != head.get(key):
+            found.append(
+                f"the plans are of different {what} ('{base.get(key)}' and '{head.get(key)}'): "
+                f"compare two plans of the same {key}"
+            )
+    return tuple(found)
+
+
 def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:
     """What applying `head` over a stack deployed from `base` would do. Pure: plans in, facts
     out; both plans are assumed valid (`sandbox.plan.model.load_plan` checks files)."""
@@ -322,6 +335,7 @@ def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:
     hidden = _secret_paths({}, base.get("masked", []), "#outputs.")
     hidden |= _secret_paths({}, head.get("masked", []), "#outputs.")
     return PlanDiff(
+        warnings=mismatch_warnings(base, head),
         base_stack=str(base.get("stack", "?")),
         head_stack=str(head.get("stack", "?")),
         changes=tuple(c for c, _ in ordered),

@@ -80,6 +80,7 @@ class PlanDiff:
     consequences: tuple[Consequence, ...] = ()
     outputs: tuple[FieldChange, ...] = ()
     unchanged: int = 0
+    warnings: tuple[str, ...] = ()  # the two plans are not of one project and stack
 
     @property
     def counts(self) -> dict[Kind, int]:

@@ -71,7 +71,7 @@ def _kind_label(change: Change) -> str:
 
 
 def format_text(diff: PlanDiff) -> str:
-    lines = [summary(diff)]
+    lines = [f"warning: {w}" for w in diff.warnings] + [summary(diff)]
     critical = diff.critical
     notes = [c for c in diff.consequences if not c.critical]
     if critical:
@@ -131,9 +131,10 @@ def format_markdown(diff: PlanDiff) -> str:
     """A pull-request comment: summary line, critical consequences, other effects, a table of
     changes, then changed inputs and stack outputs folded in <details>. Kept under GitHub's
     comment limit by dropping details (never the summary, consequences or table)."""
-    head = [f"**{summary(diff)}**"]
+    warned = [f"> ⚠ Warning: {w}" for w in diff.warnings]
+    head = [*warned, *([""] if warned else []), f"**{summary(diff)}**"]
     if not diff.has_changes:
-        return head[0] + "\n"
+        return "\n".join(head) + "\n"
     if diff.critical:
         head += ["", "### ⚠ Identity-critical", ""] + [f"- {c.message}" for c in diff.critical]
     notes = [c for c in diff.consequences if not c.critical]
@@ -209,6 +210,7 @@ def format_json(diff: PlanDiff) -> str:
         "base": {"stack": diff.base_stack},
         "head": {"stack": diff.head_stack},
         "summary": summary_counts,
+        "warnings": list(diff.warnings),
         "consequences": [
             {"urn": c.urn, "message": c.message, "critical": c.critical} for c in diff.consequences
         ],

@@ -8,13 +8,12 @@ outputs. Secrets are masked before anything is written or shown, and their paths
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sandbox.errors import SandboxError
+from sandbox.output import write_text
 from sandbox.program.runner import PROJECT_DIR, SECRET, ProgramRun, run_program
 
 FORMAT = "secure-api-calls-plan"
@@ -83,26 +82,9 @@ def dumps(plan: Mapping[str, Any]) -> str:
     return json.dumps(plan, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_plan(plan: Mapping[str, Any], out: Path) -> None:
-    """Write atomically: a failed run never leaves a half-written plan behind."""
-    if out.exists() and out.is_dir():
-        raise SandboxError(f"--out {out}: is a directory; give a file path such as plans/dev.json")
-    if not out.parent.is_dir():
-        raise SandboxError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=out.parent)
-    except OSError as error:
-        raise SandboxError(f"--out {out}: cannot write there ({error.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(plan))
-        os.replace(tmp, out)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise SandboxError(f"--out {out}: cannot write there ({error.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_plan(plan: Mapping[str, Any], out: str | Path) -> str:
+    """Write the plan to a file or `-` (stdout); see sandbox.output for what is never replaced."""
+    return write_text(out, dumps(plan))
 
 
 def load_plan(path: Path) -> dict[str, Any]:

@@ -1,0 +1,145 @@
+"""The Typer application, the options every command shares, and the error contract.
+
+Every user error is a SandboxError: one `error: ...` line on stderr, exit code 2, never a
+traceback. Help is plain click help (no rich panels): the same bytes in a terminal, a pipe and
+a CI log, no colour codes (NO_COLOR is honoured by having none), and boolean flags shown as
+flags.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.exceptions import TyperException
+
+from sandbox.errors import SandboxError
+
+PROG = "secure-api-calls"
+# The Pulumi packages whose behaviour the offline tools reproduce, shown by --version.
+SDKS = ("pulumi", "pulumi-azure-native", "pulumi-azuread", "pulumi-random", "pulumi-policy")
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    parts = []
+    for name in SDKS:
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        own = metadata.version(PROG)
+    except metadata.PackageNotFoundError:
+        own = "(not installed; run `make venv`)"
+    typer.echo(f"{PROG} {own} ({', '.join(parts)})")
+    raise typer.Exit(0)
+
+
+app = typer.Typer(
+    name=PROG,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help="Review, rehearse and verify the secure-api-calls stack: offline plan, policy check, "
+    "diff, local rehearsal and token doctor need no Azure and no Pulumi CLI.",
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name: reads Pulumi.<stack>.yaml.")
+]
+ProjectOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--project-dir",
+        help="Pulumi project folder (Pulumi.yaml, __main__.py), e.g. bootstrap. "
+        "Default: the current folder or the nearest parent with a Pulumi.yaml, as pulumi does.",
+        file_okay=False,
+    ),
+]
+
+
+class TextOrJson(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+class ReportFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+_FORMAT_HELP = "Output format."
+TextJson = Annotated[TextOrJson, typer.Option("--format", "-f", help=_FORMAT_HELP)]
+TextJsonMarkdown = Annotated[ReportFormat, typer.Option("--format", "-f", help=_FORMAT_HELP)]
+# `--json` was the flag of doctor and rehearse before --format; kept so scripts keep working.
+LegacyJson = Annotated[bool, typer.Option("--json", hidden=True)]
+
+
+def say(text: str, *, err: bool = False) -> None:
+    typer.echo(text, err=err)
+
+
+def project_dir(given: Path | None) -> Path:
+    """The project folder: as given, or found as the Pulumi CLI finds it (the current folder,
+    then each parent, until one holds Pulumi.yaml; pulumi/pulumi sdk/go/common/workspace
+    `DetectProjectPathFrom`)."""
+    if given is not None:
+        folder = given
+        if not (folder / "Pulumi.yaml").is_file() or not (folder / "__main__.py").is_file():
+            raise SandboxError(
+                f"--project-dir {folder}: not a Pulumi Python project "
+                "(needs Pulumi.yaml and __main__.py)"
+            )
+        return folder.resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise SandboxError(
+        f"no Pulumi.yaml in {here} or any parent folder; run from the project folder "
+        "or pass --project-dir"
+    )
+
+
+def run() -> None:
+    """Run the app under the error contract and exit with the command's code."""
+    try:
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(prog_name=PROG, standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except SandboxError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except TyperException as error:
+        # Usage errors from typer's bundled click: unknown option, missing argument, a value
+        # outside the choices. Its messages carry pydantic-like "Value error, " noise.
+        message = str(getattr(error, "format_message", error.__str__)())
+        typer.echo(f"error: {message.replace('Value error, ', '')} (see --help)", err=True)
+        sys.exit(2)

@@ -1,0 +1,91 @@
+"""Commands that run something on this machine: the rehearsal and the token doctor."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from sandbox.cli.app import LegacyJson, StackOption, TextJson, TextOrJson, app, say
+from sandbox.program.runner import PROJECT_DIR
+
+
+def _wants_json(output: TextOrJson, legacy_json: bool) -> bool:
+    return legacy_json or output == TextOrJson.json
+
+
+@app.command()
+def rehearse(
+    stack: StackOption = "dev",
+    output: TextJson = TextOrJson.text,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the emulators running and print their environment."),
+    ] = False,
+    legacy_json: LegacyJson = False,
+) -> None:
+    """Plan, check, then rehearse every secured call locally with the real client.
+
+    Exit 0 when every scenario is as expected and no mandatory policy rule fails, else 1.
+    """
+    from sandbox.check import runner as checks
+    from sandbox.plan import model as plans
+    from sandbox.rehearsal import session as rehearsal
+
+    as_json = _wants_json(output, legacy_json)
+
+    def progress(text: str) -> None:
+        # With --serve or JSON, stdout carries only the machine-readable part.
+        say(text, err=serve or as_json)
+
+    started = time.monotonic()
+    plan_data = plans.plan_stack(stack)
+    progress(f"plan:  {len(plan_data['resources'])} resources ({time.monotonic() - started:.1f} s)")
+    config = PROJECT_DIR / "policies" / f"config.{stack}.json"
+    report = checks.run_check(
+        plan_data, checks.load_pack_config(config if config.is_file() else None)
+    )
+    progress(f"check: {checks.format_text(report).splitlines()[-1]}")
+    if serve:
+        rehearsal.run_rehearsal(stack, plan_data, serve=True)
+        return
+    result = rehearsal.run_rehearsal(stack, plan_data)
+    if as_json:
+        document = {
+            "check": checks.report_to_dict(report),
+            "rehearsal": json.loads(rehearsal.format_json(result)),
+        }
+        say(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        say(rehearsal.format_table(result))
+    if report.mandatory_failed:
+        progress("error: the plan fails a mandatory policy rule; see `make check`")
+    raise typer.Exit(1 if report.mandatory_failed or not result.ok else 0)
+
+
+@app.command()
+def doctor(
+    token: Annotated[str, typer.Argument(help="The JWT, '-' to read stdin, or @FILE.")],
+    stack: StackOption = "dev",
+    output: TextJson = TextOrJson.text,
+    legacy_json: LegacyJson = False,
+) -> None:
+    """Explain whether the gateway would accept TOKEN, per API and operation, and how to fix it.
+
+    Exit 0 when the API the token is for accepts it for at least one operation, 1 otherwise.
+    The signature is not verified: the doctor explains claims.
+    """
+    from sandbox.doctor import diagnose as doctors
+    from sandbox.doctor import render as doctor_render
+    from sandbox.plan import model as plans
+
+    decoded = doctors.decode_unverified(doctors.read_token_argument(token, sys.stdin))
+    diagnosis = doctors.diagnose(
+        decoded, plans.plan_stack(stack), doctors.load_config(stack), time.time()
+    )
+    as_json = _wants_json(output, legacy_json)
+    say(doctor_render.format_json(diagnosis) if as_json else doctor_render.format_text(diagnosis))
+    raise typer.Exit(doctors.exit_code(diagnosis))

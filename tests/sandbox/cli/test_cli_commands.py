@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def sandbox(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

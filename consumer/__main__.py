@@ -1,4 +1,4 @@
-"""`python -m consumer probe --api orders [--path /orders] [--method GET] [--body JSON] [--json]`.
+"""`python -m consumer probe --api orders --path /orders [--method GET] [--body JSON] [-f json]`.
 
 argparse (stdlib) rather than a CLI framework: this package deploys on its own into a Web App
 with azure-identity and azure-core as its only dependencies.
@@ -25,6 +25,15 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(USAGE_ERROR)
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return f"consumer (azure-identity {metadata.version('azure-identity')})"
+    except metadata.PackageNotFoundError:
+        return "consumer (azure-identity not installed)"
+
+
 def _json_body(text: str) -> Any:
     try:
         return json.loads(text)
@@ -34,6 +43,7 @@ def _json_body(text: str) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m consumer", description=__doc__)
+    parser.add_argument("-V", "--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     probe = commands.add_parser(
         "probe",
@@ -51,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     )
     probe.add_argument("--body", type=_json_body, help="JSON request body, e.g. '{\"id\": 1}'")
-    probe.add_argument("--json", action="store_true", help="print one JSON report instead")
+    probe.add_argument(
+        "--format", "-f", choices=["text", "json"], default="text", help="output format"
+    )
+    # `--json` was the flag before --format (the other commands use --format); kept for scripts.
+    probe.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -65,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # reports the same failure itself, condensed.
     logging.getLogger("azure").addHandler(logging.NullHandler())
 
-    request = ProbeRequest(args.api, args.path, args.method, args.body, args.json)
+    as_json = args.json or args.format == "json"
+    request = ProbeRequest(args.api, args.path, args.method, args.body, as_json)
     try:
         return run_probe(request, os.environ, sys.stdout, sys.stderr)
     except KeyboardInterrupt:

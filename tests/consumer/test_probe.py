@@ -165,10 +165,11 @@ def test_probe_exits_1_with_one_line_when_no_token_can_be_had(
     assert fake_azure.gateway_requests == []
 
 
+@pytest.mark.parametrize("flag", [("--format", "json"), ("-f", "json"), ("--json",)])
 def test_probe_json_report_is_machine_readable_and_still_masks_the_key(
-    fake_azure: FakeAzure, app_service_env: dict[str, str]
+    fake_azure: FakeAzure, app_service_env: dict[str, str], flag: tuple[str, ...]
 ) -> None:
-    result = probe(app_service_env, "--api", "orders", "--path", "orders/1", "--json")
+    result = probe(app_service_env, "--api", "orders", "--path", "orders/1", *flag)
 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

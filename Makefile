@@ -11,7 +11,12 @@ REQS   := requirements.txt requirements-dev.txt requirements-tools.txt policies/
           consumer/requirements.txt pyproject.toml
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: help venv test lint typecheck preview plan check diff base-plan rehearse serve bench clean
+# The user's own stacks (every Pulumi.<stack>.yaml here and in bootstrap/), for check-stacks.
+STACKS           := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+BOOTSTRAP_STACKS := $(patsubst bootstrap/Pulumi.%.yaml,%,$(wildcard bootstrap/Pulumi.*.yaml))
+
+.PHONY: help venv test lint typecheck preview plan check check-stacks diff base-plan rehearse \
+	serve bench clean
 
 help:
 	@echo "make rehearse STACK=dev   plan, check and rehearse the secured call offline (main job)"
@@ -22,6 +27,7 @@ help:
 	@echo "make check PROJECT_DIR=bootstrap STACK=ci   the same for the CI identity project"
 	@echo "make base-plan STACK=dev  plan the base branch (BASE_REF=origin/main) into plans/"
 	@echo "make diff STACK=dev       compare plans/base-dev.json with plans/dev.json (or BASE=, HEAD=)"
+	@echo "make check-stacks         plan, check and rehearse every Pulumi.<stack>.yaml (your stacks)"
 	@echo "make lint typecheck bench clean"
 
 # The first run takes one to three minutes (about 60 pinned packages); every step says what
@@ -67,6 +73,8 @@ FORMAT ?= text
 # Exit 1 (changes, none identity-critical) is a normal outcome for make; 3 (identity-critical)
 # and 2 (bad input) fail the target.
 diff: $(STAMP)
+	@test -f $(BASE) || { echo "error: $(BASE) does not exist; run \`make base-plan STACK=$(STACK)\` first (it plans $(BASE_REF) with its own code)" >&2; exit 2; }
+	@test -f $(HEAD) || { echo "error: $(HEAD) does not exist; run \`make plan STACK=$(STACK)\` first" >&2; exit 2; }
 	@$(PY) -m sandbox diff $(BASE) $(HEAD) --format $(FORMAT) || test $$? -eq 1
 
 base-plan: $(STAMP)
@@ -80,6 +88,21 @@ rehearse: $(STAMP)
 
 serve: $(STAMP)
 	$(PY) -m sandbox rehearse --stack $(STACK) --serve
+
+# Your stacks are your data, judged here (and in CI), not by `make test`, which uses its own
+# fixture stacks. Every stack is tried; the target fails if any of them fails.
+check-stacks: $(STAMP)
+	@failed=""; \
+	for s in $(STACKS); do \
+		echo "== stack $$s: plan, check, rehearse"; \
+		$(PY) -m sandbox rehearse --stack $$s || failed="$$failed $$s"; \
+	done; \
+	for s in $(BOOTSTRAP_STACKS); do \
+		echo "== bootstrap stack $$s: plan, check"; \
+		$(PY) -m sandbox check --stack $$s --project-dir bootstrap || failed="$$failed bootstrap/$$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== failed:$$failed" >&2; exit 1; fi; \
+	echo "== every stack passed: $(STACKS) $(addprefix bootstrap/,$(BOOTSTRAP_STACKS))"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -124,3 +124,18 @@ def test_the_offline_tools_have_one_folder_per_tool_and_no_name_prefixes() -> No
     loose = {p.stem for p in (ROOT / "sandbox").glob("*.py")} - {"__init__", "__main__"}
     for stem in loose:
         assert not any(stem.startswith(f"{tool}_") for tool in tools | folders), stem
+
+
+def test_inside_the_offline_tools_only_the_command_line_reaches_across_tools() -> None:
+    # A tool may use the shared layers (program, plan, output, errors); only cli ties tools
+    # together, so a tool can be read, tested and changed on its own.
+    shared = {"program", "plan", "output", "errors"}
+    graph = project_import_graph()
+    for module, targets in graph.items():
+        parts = module.split(".")
+        if parts[0] != "sandbox" or len(parts) < 2 or parts[1] in ("cli", "__main__"):
+            continue
+        for target in targets:
+            if target.startswith("sandbox."):
+                room = target.split(".")[1]
+                assert room == parts[1] or room in shared, f"{module} imports {target}"

@@ -89,6 +89,7 @@ def catalogue_config(apis: int) -> dict[str, Any]:
 def write_project(directory: Path, document: dict[str, Any], stack: str = STACK) -> Path:
     (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     shutil.copy(ROOT / "__main__.py", directory / "__main__.py")
+    shutil.copy(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")  # the CLI's config rules need it
     return directory
 
 

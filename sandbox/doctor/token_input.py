@@ -73,12 +73,14 @@ def decode_unverified(token: str) -> DecodedToken:
     return DecodedToken(_json_part(parts[0], "header"), _json_part(parts[1], "payload"))
 
 
-def load_config(stack: str, project_dir: Path = PROJECT_DIR) -> StackConfig:
+def load_config(
+    stack: str, project_dir: Path = PROJECT_DIR, config_file: Path | None = None
+) -> StackConfig:
     """The stack's strict config, as the program parses it; config errors are SandboxErrors."""
     prefix = f"{PROJECT}:"
     raw = {
         k[len(prefix) :]: v
-        for k, v in read_stack_config(stack, project_dir).items()
+        for k, v in read_stack_config(stack, project_dir, config_file=config_file).items()
         if k.startswith(prefix)
     }
     try:

@@ -73,8 +73,18 @@ def build_plan(run: ProgramRun) -> dict[str, Any]:
     }
 
 
-def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    return build_plan(run_program(stack, project_dir))
+def plan_stack(
+    stack: str, project_dir: Path = PROJECT_DIR, *, config_file: Path | None = None
+) -> dict[str, Any]:
+    return build_plan(run_program(stack, project_dir, config_file=config_file))
+
+
+def plan_stack_with_notes(
+    stack: str, project_dir: Path = PROJECT_DIR, *, config_file: Path | None = None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The plan, and the warnings about the config it was planned from (for stderr)."""
+    run = run_program(stack, project_dir, config_file=config_file)
+    return build_plan(run), run.notes
 
 
 def dumps(plan: Mapping[str, Any]) -> str:

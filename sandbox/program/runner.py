@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_in_stack
@@ -25,6 +23,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from sandbox.errors import SandboxError
 from sandbox.program.mocks import StackMocks
+from sandbox.program.stack_config import resolve_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET = "[secret]"
@@ -50,6 +49,7 @@ class ProgramRun:
     stack: str
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # warnings about the config, to show on stderr
 
 
 def reveal(value: Any, mask: bool) -> Any:
@@ -156,65 +156,42 @@ def _run_main(path: str) -> None:
     runpy.run_path(path, run_name="__main__")
 
 
-def project_name(project_dir: Path) -> str | None:
-    """The `name:` of the project's Pulumi.yaml (the bootstrap program is its own project)."""
-    try:
-        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    name = document.get("name") if isinstance(document, dict) else None
-    return name if isinstance(name, str) else None
+def read_stack_config(
+    stack: str, project_dir: Path = PROJECT_DIR, *, config_file: Path | None = None
+) -> dict[str, str]:
+    """The config the program gets for `stack`, decided as the Pulumi CLI decides it
+    (sandbox/program/stack_config.py): namespaced keys, Go's text for scalars, JSON for
+    objects and lists, project defaults applied, required and typed keys checked."""
+    return resolve_config(stack, project_dir, config_file=config_file).config
 
 
-def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
-    return project_dir / f"Pulumi.{stack}.yaml"
-
-
-def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """`Pulumi.<stack>.yaml` as the engine would pass it: namespaced keys, JSON for objects."""
-    path = stack_file(stack, project_dir)
-    if not path.is_file():
-        known = sorted(p.name[7:-5] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise SandboxError(f"no stack '{stack}': {path.name} not found; known stacks: {known}")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SandboxError(f"{path.name}: not valid YAML{where}; fix the file") from None
-    config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict):
-        raise SandboxError(f"{path.name}: no 'config:' mapping; see README.md")
-    return {
-        str(key): value if isinstance(value, str) else json.dumps(value)
-        for key, value in config.items()
-    }
-
-
-def run_program(stack: str, project_dir: Path = PROJECT_DIR) -> ProgramRun:
+def run_program(
+    stack: str, project_dir: Path = PROJECT_DIR, *, config_file: Path | None = None
+) -> ProgramRun:
     """Run the real program for `stack` under mocks (preview=False, so outputs are known)."""
-    from components.config import PROJECT, ConfigError
+    from components.config import ConfigError
 
-    config = read_stack_config(stack, project_dir)
-    project = project_name(project_dir) or PROJECT
+    resolved = resolve_config(stack, project_dir, config_file=config_file)
     _ensure_event_loop()
-    run = ProgramRun(project=project, stack=stack)
+    run = ProgramRun(project=resolved.project, stack=stack, notes=resolved.notes)
     mocks = StackMocks(stack)
     pulumi.runtime.set_mocks(
         mocks,
-        project=project,
+        project=resolved.project,
         stack=stack,
         preview=False,
         monitor=RecordingMonitor(mocks, run),
     )
-    pulumi.runtime.set_all_config(config)
+    # Always a list: a previous run's secret keys must not carry over (set_all_config keeps
+    # the old set when given None).
+    pulumi.runtime.set_all_config(resolved.config, list(resolved.secret_keys))
     # set_mocks opens a root stack of its own; the program gets a fresh one, as under the CLI.
     settings.ROOT.set(None)
     main = str(project_dir / "__main__.py")
     try:
         _sync_await(run_in_stack(lambda: _run_main(main)))
-    except pulumi.RunError as error:
-        raise SandboxError(str(error)) from None
-    except ConfigError as error:
-        raise SandboxError(str(error)) from None
+    except (pulumi.RunError, ConfigError) as error:
+        refused = SandboxError(str(error))
+        refused.notes = resolved.notes  # e.g. the null warning behind a value the program refuses
+        raise refused from None
     return run

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
 from components.config import PROJECT, ConfigError, StackConfig, decode_values, parse_config
@@ -39,10 +40,10 @@ __all__ = [
 ]
 
 
-def load_intent(stack: str) -> StackConfig:
-    """The stack's config, parsed by the program's own strict model."""
+def load_intent(stack: str, config_file: Path | None = None) -> StackConfig:
+    """The stack's config as the CLI would hand it over, parsed by the program's strict model."""
     prefix = f"{PROJECT}:"
-    raw = read_stack_config(stack, PROJECT_DIR)
+    raw = read_stack_config(stack, PROJECT_DIR, config_file=config_file)
     values = {key[len(prefix) :]: value for key, value in raw.items() if key.startswith(prefix)}
     try:
         return parse_config(decode_values(values), stack, PROJECT_DIR)

@@ -41,6 +41,7 @@ def plan_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Plan:
     document["config"] = {(key if ":" in key else NS + key): value for key, value in config.items()}
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     shutil.copy(PROJECT_DIR / "__main__.py", tmp_path / "__main__.py")
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     # Through the file form, as `sandbox diff` would read it.
     result: Plan = json.loads(dumps(build_plan(run_program("dev", tmp_path))))
     return result

@@ -12,7 +12,7 @@ import enum
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.exceptions import TyperException
@@ -101,6 +101,20 @@ def say(text: str, *, err: bool = False) -> None:
     typer.echo(text, err=err)
 
 
+def warn(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        typer.echo(f"warning: {note}", err=True)
+
+
+def plan_stack(stack: str, folder: Path) -> dict[str, Any]:
+    """The stack's plan; the config's warnings (null values, secure:, ESC) go to stderr."""
+    from sandbox.plan import model as plans
+
+    result, notes = plans.plan_stack_with_notes(stack, folder)
+    warn(notes)
+    return result
+
+
 def project_dir(given: Path | None) -> Path:
     """The project folder: as given, or found as the Pulumi CLI finds it (the current folder,
     then each parent, until one holds Pulumi.yaml; pulumi/pulumi sdk/go/common/workspace
@@ -130,6 +144,7 @@ def run() -> None:
         code = app(prog_name=PROG, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except SandboxError as error:
+        warn(error.notes)  # e.g. the CLI's null-value warning behind the refused value
         typer.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
     except typer.Exit as done:

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from sandbox.cli.app import LegacyJson, StackOption, TextJson, TextOrJson, app, say
+from sandbox.cli.app import (
+    LegacyJson,
+    StackOption,
+    TextJson,
+    TextOrJson,
+    app,
+    plan_stack,
+    say,
+)
 from sandbox.program.runner import PROJECT_DIR
 
 
@@ -32,7 +40,6 @@ def rehearse(
     Exit 0 when every scenario is as expected and no mandatory policy rule fails, else 1.
     """
     from sandbox.check import runner as checks
-    from sandbox.plan import model as plans
     from sandbox.rehearsal import session as rehearsal
 
     as_json = _wants_json(output, legacy_json)
@@ -42,7 +49,7 @@ def rehearse(
         say(text, err=serve or as_json)
 
     started = time.monotonic()
-    plan_data = plans.plan_stack(stack)
+    plan_data = plan_stack(stack, PROJECT_DIR)
     progress(f"plan:  {len(plan_data['resources'])} resources ({time.monotonic() - started:.1f} s)")
     config = PROJECT_DIR / "policies" / f"config.{stack}.json"
     report = checks.run_check(
@@ -80,11 +87,10 @@ def doctor(
     """
     from sandbox.doctor import diagnose as doctors
     from sandbox.doctor import render as doctor_render
-    from sandbox.plan import model as plans
 
     decoded = doctors.decode_unverified(doctors.read_token_argument(token, sys.stdin))
     diagnosis = doctors.diagnose(
-        decoded, plans.plan_stack(stack), doctors.load_config(stack), time.time()
+        decoded, plan_stack(stack, PROJECT_DIR), doctors.load_config(stack), time.time()
     )
     as_json = _wants_json(output, legacy_json)
     say(doctor_render.format_json(diagnosis) if as_json else doctor_render.format_text(diagnosis))

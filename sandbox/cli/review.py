@@ -15,6 +15,7 @@ from sandbox.cli.app import (
     TextJsonMarkdown,
     TextOrJson,
     app,
+    plan_stack,
     project_dir,
     say,
 )
@@ -33,7 +34,7 @@ def preview(
     from sandbox.plan import model as plans
     from sandbox.plan import render
 
-    result = plans.plan_stack(stack, project_dir(project))
+    result = plan_stack(stack, project_dir(project))
     if output == "json":
         typer.echo(plans.dumps(result), nl=False)
         return
@@ -62,7 +63,7 @@ def plan(
     from sandbox.plan import model as plans
     from sandbox.plan import render
 
-    result = plans.plan_stack(stack, project_dir(project))
+    result = plan_stack(stack, project_dir(project))
     if out is not None:
         where = plans.write_plan(result, out)
         # The progress line goes to stderr: with `--out -` or `--out /dev/stdout`, stdout
@@ -80,7 +81,7 @@ def _plan_for(stack: str | None, plan_file: Path | None, project: Path | None) -
 
     if plan_file is not None:
         return plans.load_plan(plan_file)
-    return plans.plan_stack(stack or "dev", project_dir(project))
+    return plan_stack(stack or "dev", project_dir(project))
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from pathlib import Path
@@ -32,6 +33,9 @@ class BareMocks(pulumi.runtime.Mocks):
 @pytest.mark.parametrize("echo", [True, False], ids=["echoing inputs", "returning nothing"])
 def test_the_dev_program_registers_every_resource_under_bare_mocks(echo: bool) -> None:
     mocks = BareMocks(echo)
+    # An earlier asyncio.run() in this worker (the managed-identity emulator test) leaves no
+    # current loop, and the SDK's mocks need one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="secure-api-calls", stack="dev", preview=False)
     document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     pulumi.runtime.set_all_config(

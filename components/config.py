@@ -128,6 +128,10 @@ class Gateway(_Model):
     capacity: Annotated[int, Field(ge=1, le=12)] = 1
     publisher_name: Text | None = None
     publisher_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    # A deleted APIM service stays soft-deleted for 48 hours and blocks its name; true
+    # undeletes it instead of creating a new one (learn.microsoft.com/azure/api-management/
+    # soft-delete). For the one `up` that recovers; remove it afterwards.
+    restore: bool = False
 
     @model_validator(mode="after")
     def _mode_fields(self) -> Gateway:
@@ -135,6 +139,8 @@ class Gateway(_Model):
             raise ValueError("mode 'create' needs publisherName and publisherEmail")
         if self.mode == "existing" and (not self.name or not self.resource_group):
             raise ValueError("mode 'existing' needs name and resourceGroup of the APIM service")
+        if self.mode == "existing" and self.restore:
+            raise ValueError("restore applies to mode 'create' only (it undeletes the service)")
         return self
 
 
@@ -146,7 +152,12 @@ class AppServicePlan(_Model):
 
 class KeyVault(_Model):
     purge_protection: bool = True
+    # Soft delete is always on (it cannot be disabled since February 2025): a deleted vault
+    # keeps its name for the retention period whatever purge protection says.
     soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 90
+    # true: createMode 'recover' reuses the soft-deleted vault of this name (and its secrets)
+    # instead of failing with a name conflict (keyvault/_enums.py CreateMode).
+    recover: bool = False
 
 
 class Observability(_Model):

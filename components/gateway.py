@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import apimanagement
 
-from components import naming
+from components import naming, sdk_defaults
 from components.config import Gateway as GatewayConfig
 from components.outputs import text
 
@@ -72,8 +72,19 @@ class Gateway(pulumi.ComponentResource):
                 ),
                 identity=apimanagement.ApiManagementServiceIdentityArgs(type="SystemAssigned"),
                 custom_properties=HARDENING if config.sku in CLASSIC_SKUS else None,
+                # Undeletes a soft-deleted service of this name (kept 48 h after a delete, and
+                # its name blocked meanwhile); "all other properties will be ignored" then
+                # (SDK docstring), so it is set for one `up` only (README, gateway.restore).
+                restore=True if config.restore else None,
                 tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=depends,
+                    # What the SDK would add on its own and ARM refuses (sdk_defaults.py).
+                    transformations=[
+                        sdk_defaults.without_refused_defaults(sdk_defaults.APIM_SERVICE, config.sku)
+                    ],
+                ),
             )
             self.gateway_url = text(service.gateway_url)
             self.service_id = service.id

@@ -1,0 +1,124 @@
+"""The values azure-native fills in on its own, and which of them the program refuses to send.
+
+pulumi-azure-native's Python SDK writes schema defaults into a resource's inputs before the
+request leaves the program (`if x is None: x = <default>` in each resource's `_internal_init`),
+and the provider passes them on to ARM unchanged (pulumi/pulumi-azure-native#1865: "the bool
+defaults to false rather than 'not present'"). Some of those values are ones ARM refuses, or
+ones that ask for a feature the program never chose. The table below lists, per resource
+type, every default the installed SDK fills in, and decides each one:
+
+- refuse: a legacy `transformations=[...]` option removes it before registration, so the
+  request carries no such property and ARM applies its own default (what an ARM template or
+  Bicep file that omits the property sends). Legacy transformations run inside the Python SDK
+  (pulumi/resource.py, `Resource.__init__`), also under test mocks; properties that serialize
+  to None are dropped from the request (pulumi/runtime/rpc.py: "We treat properties that
+  serialize to None as if they don't exist"). The newer `transforms=[...]` would not run under
+  the offline plan's mocks (pulumi/runtime/mocks.py), so the plan could not show the effect.
+- accept: the value equals what ARM does without it; sending it is harmless and visible.
+
+A property the program sets to a value other than the default is never removed.
+tests/components/test_sdk_defaults.py reads the installed SDK's source and fails when a default
+appears that this table does not decide, so an SDK upgrade cannot silently add one ARM refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+V2_SKUS = frozenset({"BasicV2", "StandardV2", "PremiumV2"})
+EVERY_SKU = frozenset(
+    {"Developer", "Basic", "Standard", "Premium", "Consumption", "Isolated", *V2_SKUS}
+)
+
+
+@dataclass(frozen=True)
+class SdkDefault:
+    """One `if <prop> is None: <prop> = <value>` of an SDK resource class, and the decision."""
+
+    prop: str  # the SDK's snake_case input name
+    value: Any  # what the SDK fills in
+    refuse_on: frozenset[str]  # SKUs on which it is removed; empty: always sent (accepted)
+    why: str
+
+
+APIM_SERVICE = "azure-native:apimanagement:ApiManagementService"
+
+DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
+    APIM_SERVICE: (
+        SdkDefault(
+            "enable_client_certificate",
+            False,
+            EVERY_SKU,
+            # ARM: `NotSupported: Setting EnableClientCertificate flag to false is not supported
+            # for Developer SKU` (pulumi/pulumi-azure-native#1741, #1865), and on update
+            # `EnableClientCertificateCannotBeChangedForSku` (pulumi/pulumi-azure#3315). The flag
+            # only means something on Consumption; true would turn on client-certificate
+            # negotiation on v2 (Azure/azure-resource-manager-schemas#3793), so omit it.
+            "ARM refuses false on every tier but Consumption",
+        ),
+        SdkDefault(
+            "legacy_portal_status",
+            "Enabled",
+            EVERY_SKU,
+            # The legacy developer portal was retired on 31 October 2023; 'Enabled' asks for a
+            # retired feature, and the property is undocumented on the v2 tiers.
+            "asks for the legacy portal, retired in October 2023",
+        ),
+        SdkDefault(
+            "developer_portal_status",
+            "Enabled",
+            V2_SKUS,
+            # Classic tiers: 'Enabled' is the service's own default. v2 tiers: nothing documents
+            # the property there (research: azure-facts.md), so send nothing and let ARM decide.
+            "undocumented on the v2 tiers",
+        ),
+        SdkDefault(
+            "nat_gateway_state",
+            "Disabled",
+            V2_SKUS,
+            # NAT gateway belongs to VNet-injected classic (stv2) services; undocumented on v2.
+            "undocumented on the v2 tiers",
+        ),
+        SdkDefault("disable_gateway", False, frozenset(), "ARM's default (multi-region only)"),
+        SdkDefault("restore", False, frozenset(), "ARM's default; gateway.restore sets true"),
+        SdkDefault("virtual_network_type", "None", frozenset(), "ARM's default: no VNet"),
+    ),
+    "azure-native:web:WebApp": (
+        SdkDefault("client_affinity_enabled", False, frozenset(), "stateless API callers"),
+        SdkDefault("hyper_v", False, frozenset(), "ARM's default (Windows containers only)"),
+        SdkDefault("is_xenon", False, frozenset(), "ARM's default (obsolete Hyper-V flag)"),
+        SdkDefault("scm_site_also_stopped", False, frozenset(), "ARM's default"),
+    ),
+}
+
+
+def refused(resource_type: str, sku: str | None) -> tuple[SdkDefault, ...]:
+    """The defaults removed from a resource of this type (and SKU, where the type has one)."""
+    return tuple(
+        default
+        for default in DEFAULTS.get(resource_type, ())
+        if default.refuse_on and (sku is None or sku in default.refuse_on)
+    )
+
+
+def without_refused_defaults(resource_type: str, sku: str | None) -> pulumi.ResourceTransformation:
+    """A legacy resource transformation removing the refused defaults the SDK filled in."""
+    drop = refused(resource_type, sku)
+
+    def transformation(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
+        if args.type_ != resource_type:
+            return None
+        props = dict(args.props)
+        for default in drop:
+            # Only the SDK's value: a value the program chose on purpose is sent as chosen.
+            if default.prop in props and props[default.prop] == default.value:
+                del props[default.prop]
+        return pulumi.ResourceTransformationResult(props, args.opts)
+
+    return transformation

@@ -31,6 +31,9 @@ class ApiIdentityArgs:
     api: Api
     stack: str
     display_name: str
+    # The deploying identity (azuread.get_client_config_output().object_id): it must own what it
+    # manages when it holds Application.ReadWrite.OwnedBy.
+    deployer_object_id: pulumi.Input[str]
     developer_tools: tuple[str, ...] = ()
     groups: tuple[GroupGrant, ...] = ()
 
@@ -59,6 +62,15 @@ class ApiIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         api = args.api
 
+        # Owners of the registration: none set here, on purpose. Graph makes an app-only caller
+        # the owner of an application it creates (microsoftgraph/msgraph-sdk-powershell#829:
+        # "the owner is automatically set to the ServicePrincipal of the main application"),
+        # and the provider's ApplicationRegistration never touches owners, so the deployer
+        # stays one. An azuread.ApplicationOwner for the deployer would fail on create: the
+        # provider's Create looks the owner up and answers "already exists ... needs to be
+        # imported" (terraform-provider-azuread application_owner_resource.go,
+        # ResourceRequiresImport); and OwnedBy may not add other owners at all (Graph
+        # application-post-owners: "Application.ReadWrite.OwnedBy isn't sufficient").
         registration = azuread.ApplicationRegistration(
             f"{name}-registration",
             display_name=args.display_name,
@@ -116,6 +128,11 @@ class ApiIdentity(pulumi.ComponentResource):
             client_id=registration.client_id,
             # Without this, any identity in the tenant gets a token (with no roles) for the API.
             app_role_assignment_required=True,
+            # The provider adds the caller as the first owner on create and removes it again
+            # unless `owners` lists it, and reconciles owners on every update
+            # (terraform-provider-azuread service_principal_resource.go, removeCallerOwner):
+            # without this, an OwnedBy deployer could not update or delete the principal later.
+            owners=[args.deployer_object_id],
             opts=child,
         )
         self.service_principal_object_id = text(principal.object_id)

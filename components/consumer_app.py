@@ -1,17 +1,24 @@
 """A consumer Web App: a hardened Linux site whose system identity calls the APIs.
 
-Its app settings tell the consumer library where each API is, which scope to request and
-where the subscription key is (a Key Vault reference App Service resolves at start-up, so no
-secret is stored in the site configuration).
+It owns what needs the site's identity: the site, FTP/SCM basic-auth publishing switched off,
+*Key Vault Secrets User* on each of its own key secrets, and its app settings. The settings
+are one `WebAppApplicationSettings` resource, not `siteConfig.appSettings`: App Service
+resolves a Key Vault reference when the settings are written (and again every 24 hours or on
+any configuration change; learn.microsoft.com/azure/app-service/app-service-key-vault-references),
+so they must be written after the vault, the secret and the reader grant exist, and only a
+separate resource can depend on a grant that itself needs the site's identity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import web
+import pulumi_azuread as azuread
+from pulumi_azure_native import authorization, keyvault, web
 
+from components import naming
 from components.outputs import text
 from consumer.app_settings import setting_names
 
@@ -28,56 +35,80 @@ class ApiCallSettings:
 
 
 @dataclass(frozen=True)
+class KeyAccess:
+    """The vault and the consumer's own key secrets, and the role that reads a secret."""
+
+    vault: keyvault.Vault
+    secrets: Mapping[str, keyvault.Secret]  # by secret name
+    reader_role_id: pulumi.Input[str]
+    # The component that owned the reader grants before they moved here: their aliases keep
+    # the deployed role assignments (same ARM name) instead of replacing them.
+    previous_owner: pulumi.Resource | None = None
+
+
+@dataclass(frozen=True)
 class ConsumerAppArgs:
     site_name: str
+    stack: str
     plan_id: pulumi.Input[str]
     resource_group_name: str
     location: str
     runtime: str
     health_check_path: str
     calls: tuple[ApiCallSettings, ...]
-    insights_connection_string: pulumi.Input[str] | None = None
+    keys: KeyAccess
+    insights_connection_string: pulumi.Input[str] | None = None  # a Pulumi secret
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.calls:
             raise ValueError(f"consumer '{self.site_name}' calls no API")
+        missing = [c.secret_name for c in self.calls if c.secret_name not in self.keys.secrets]
+        if missing:
+            raise ValueError(f"consumer '{self.site_name}': no key secret {missing[0]}")
+
+
+def key_vault_reference(vault_name: str, secret_name: str) -> str:
+    # No secret version: App Service follows the latest version (re-read within 24 hours).
+    return f"@Microsoft.KeyVault(VaultName={vault_name};SecretName={secret_name})"
+
+
+def api_settings(calls: tuple[ApiCallSettings, ...]) -> dict[str, pulumi.Input[str]]:
+    """The API_* settings the consumer library reads (consumer/app_settings.py names them)."""
+    settings: dict[str, pulumi.Input[str]] = {}
+    for call in calls:
+        names = setting_names(call.api)
+        settings[names.base_url] = call.base_url
+        settings[names.scope] = call.scope
+        settings[names.subscription_key] = key_vault_reference(
+            call.key_vault_name, call.secret_name
+        )
+    return settings
 
 
 def app_settings(
     calls: tuple[ApiCallSettings, ...], insights: pulumi.Input[str] | None = None
-) -> list[web.NameValuePairArgs]:
-    settings: list[web.NameValuePairArgs] = []
+) -> dict[str, pulumi.Input[str]]:
+    """Every setting of the site: WebAppApplicationSettings replaces the whole set."""
+    settings: dict[str, pulumi.Input[str]] = {}
     if insights is not None:
         # App Service's Python auto-instrumentation (Linux) reads these two settings.
-        settings += [
-            web.NameValuePairArgs(name="APPLICATIONINSIGHTS_CONNECTION_STRING", value=insights),
-            web.NameValuePairArgs(name="ApplicationInsightsAgent_EXTENSION_VERSION", value="~3"),
-        ]
-    for call in calls:
-        names = setting_names(call.api)
-        reference = (
-            f"@Microsoft.KeyVault(VaultName={call.key_vault_name};SecretName={call.secret_name})"
-        )
-        settings += [
-            web.NameValuePairArgs(name=names.base_url, value=call.base_url),
-            web.NameValuePairArgs(name=names.scope, value=call.scope),
-            web.NameValuePairArgs(name=names.subscription_key, value=reference),
-        ]
-    return settings
+        settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] = insights
+        settings["ApplicationInsightsAgent_EXTENSION_VERSION"] = "~3"
+    return settings | api_settings(calls)
 
 
 class ConsumerApp(pulumi.ComponentResource):
-    """WebApp with a SystemAssigned identity, plus FTP/SCM basic-auth publishing switched off."""
+    """WebApp (SystemAssigned identity), publishing switches, secret readers, app settings."""
 
     principal_id: pulumi.Output[str]
+    client_id: pulumi.Output[str]
     host_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ConsumerAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("secure-api-calls:consumer:ConsumerApp", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         site = web.WebApp(
             f"{name}-site",
             name=args.site_name,
@@ -98,10 +129,11 @@ class ConsumerApp(pulumi.ComponentResource):
                 remote_debugging_enabled=False,
                 http20_enabled=True,
                 health_check_path=args.health_check_path,
-                app_settings=app_settings(args.calls, args.insights_connection_string),
+                # No app_settings here: the WebAppApplicationSettings below owns all of them,
+                # and the two mechanisms would wipe each other (pulumi-azure-native#1876).
             ),
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         for kind, resource in (("ftp", web.WebAppFtpAllowed), ("scm", web.WebAppScmAllowed)):
             resource(
@@ -114,5 +146,64 @@ class ConsumerApp(pulumi.ComponentResource):
         self.principal_id = site.identity.apply(
             lambda identity: (identity.principal_id if identity else None) or ""
         )
+        readers = [self._reader(name, args, secret_name) for secret_name in _secrets(args)]
+        web.WebAppApplicationSettings(
+            f"{name}-app-settings",
+            name=args.site_name,
+            resource_group_name=args.resource_group_name,
+            properties=app_settings(args.calls, args.insights_connection_string),
+            # Written after the grants: a reference App Service cannot resolve at write time
+            # stays the literal `@Microsoft.KeyVault(...)` text until the next refresh. Azure
+            # RBAC assignments can take up to 10 minutes to apply (Key Vault RBAC guide), so
+            # the very first resolution may still fail; docs/first-deployment.md gives the
+            # command that shows each reference's status, and a restart re-reads them.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[site, args.keys.vault, *args.keys.secrets.values(), *readers],
+            ),
+        )
+        # A system-assigned identity's client ID is not in ARM's answer; Graph has it.
+        self.client_id = text(
+            azuread.get_service_principal_output(
+                object_id=self.principal_id, opts=pulumi.InvokeOutputOptions(parent=self)
+            ).client_id
+        )
         self.host_name = text(site.default_host_name)
-        self.register_outputs({"principalId": self.principal_id, "hostName": self.host_name})
+        self.register_outputs(
+            {
+                "principalId": self.principal_id,
+                "clientId": self.client_id,
+                "hostName": self.host_name,
+            }
+        )
+
+    def _reader(
+        self, name: str, args: ConsumerAppArgs, secret_name: str
+    ) -> authorization.RoleAssignment:
+        """Key Vault Secrets User for this site's identity on one of its own secrets."""
+        previous = args.keys.previous_owner
+        return authorization.RoleAssignment(
+            f"{name}-{secret_name}-reader",
+            role_assignment_name=naming.stable_id(args.stack, "kv-reader", secret_name),
+            principal_id=self.principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=args.keys.reader_role_id,
+            scope=args.keys.secrets[secret_name].id,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                aliases=(
+                    [
+                        pulumi.Alias(
+                            name=f"{previous.pulumi_resource_name}-{secret_name}-reader",
+                            parent=previous,
+                        )
+                    ]
+                    if previous is not None
+                    else None
+                ),
+            ),
+        )
+
+
+def _secrets(args: ConsumerAppArgs) -> list[str]:
+    return list(dict.fromkeys(call.secret_name for call in args.calls))

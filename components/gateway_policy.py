@@ -60,9 +60,16 @@ def _check_list(field: str, values: tuple[str, ...], *, required: bool) -> None:
         raise ValueError(f"{field} has duplicates: {list(values)}")
 
 
+# Every spec names its allowed callers (`<client-application-ids>`): the policy reference
+# said "At least one application-id must be specified" (2022-2023) and the service refused
+# policies without it in April 2024 (MicrosoftDocs/azure-docs#121329, #121338); nothing shows
+# it accepts them now, so the builder never emits a validation without it.
+
+
 @dataclass(frozen=True)
 class ApiPolicySpec:
     tenant: str  # literal attribute text, e.g. "{{tenant-id}}"
+    client_application_ids: tuple[str, ...]  # e.g. ("{{client-storefront}}", "<tool GUID>")
     audiences: tuple[str, ...]  # literal texts, e.g. ("{{orders-audience}}",)
     roles: tuple[str, ...]  # every role the API defines; holding none = not a client of it
     require_v2: bool  # adds ver=2.0: a v1 token whose aud happens to be the GUID is refused
@@ -70,6 +77,7 @@ class ApiPolicySpec:
 
     def __post_init__(self) -> None:
         _check_text("tenant", self.tenant)
+        _check_list("client_application_ids", self.client_application_ids, required=True)
         _check_list("audiences", self.audiences, required=True)
         _check_list("roles", self.roles, required=False)
         _check_text("backend_id", self.backend_id)
@@ -78,11 +86,13 @@ class ApiPolicySpec:
 @dataclass(frozen=True)
 class OperationPolicySpec:
     tenant: str
+    client_application_ids: tuple[str, ...]
     audiences: tuple[str, ...]
     roles: tuple[str, ...]  # the operation's roles, any-of
 
     def __post_init__(self) -> None:
         _check_text("tenant", self.tenant)
+        _check_list("client_application_ids", self.client_application_ids, required=True)
         _check_list("audiences", self.audiences, required=True)
         _check_list("roles", self.roles, required=True)
 
@@ -139,7 +149,12 @@ class UnsupportedPolicyError(ValueError):
 
 
 def _validate_token(
-    tenant: str, code: int, message: str, audiences: Sequence[str], claims: Sequence[Claim]
+    tenant: str,
+    code: int,
+    message: str,
+    clients: Sequence[str],
+    audiences: Sequence[str],
+    claims: Sequence[Claim],
 ) -> ET.Element:
     element = ET.Element(
         "validate-azure-ad-token",
@@ -150,6 +165,10 @@ def _validate_token(
             "failed-validation-error-message": message,
         },
     )
+    # The documented child order: client-application-ids before audiences.
+    clients_element = ET.SubElement(element, "client-application-ids")
+    for client in clients:
+        ET.SubElement(clients_element, "application-id").text = client
     audiences_element = ET.SubElement(element, "audiences")
     for audience in audiences:
         ET.SubElement(audiences_element, "audience").text = audience
@@ -180,7 +199,14 @@ def build_api_policy(spec: ApiPolicySpec) -> str:
         claims.append(Claim("roles", "any", None, spec.roles))
     if spec.require_v2:
         claims.append(Claim("ver", "all", None, ("2.0",)))
-    validate = _validate_token(spec.tenant, 401, UNAUTHORIZED_MESSAGE, spec.audiences, claims)
+    validate = _validate_token(
+        spec.tenant,
+        401,
+        UNAUTHORIZED_MESSAGE,
+        spec.client_application_ids,
+        spec.audiences,
+        claims,
+    )
     backend = ET.Element("set-backend-service", {"backend-id": spec.backend_id})
     return _document([validate, backend])
 
@@ -190,7 +216,10 @@ def build_operation_policy(spec: OperationPolicySpec) -> str:
     # so a failure here can only mean a missing role.
     message = forbidden_message(spec.roles)
     claims = [Claim("roles", "any", None, spec.roles)]
-    return _document([_validate_token(spec.tenant, 403, message, spec.audiences, claims)])
+    validate = _validate_token(
+        spec.tenant, 403, message, spec.client_application_ids, spec.audiences, claims
+    )
+    return _document([validate])
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -393,6 +422,7 @@ def parse_api_policy(xml: str) -> ApiPolicySpec:
             )
         return ApiPolicySpec(
             tenant=validate.tenant_id,
+            client_application_ids=validate.client_application_ids,
             audiences=validate.audiences,
             roles=_claim_values(validate, "roles"),
             require_v2=any(c.name == "ver" for c in validate.required_claims),
@@ -407,6 +437,8 @@ def parse_operation_policy(xml: str) -> OperationPolicySpec:
 
     def make(_: PolicyDocument, validate: ValidateAzureAdToken) -> OperationPolicySpec:
         roles = _claim_values(validate, "roles")
-        return OperationPolicySpec(validate.tenant_id, validate.audiences, roles)
+        return OperationPolicySpec(
+            validate.tenant_id, validate.client_application_ids, validate.audiences, roles
+        )
 
     return _parse_spec(xml, build_operation_policy, make)

@@ -1,7 +1,8 @@
 """The one secret the pattern keeps, the APIM subscription key, lives in Key Vault.
 
-RBAC mode: each consumer identity gets *Key Vault Secrets User* on its own secret only, and its
-Web App reads the key through a Key Vault reference.
+RBAC mode. This component owns the vault and the key secrets; who may read a secret is
+decided next to the reader: each ConsumerApp grants its own identity *Key Vault Secrets User*
+on its own secrets only, because that grant needs the site's identity.
 """
 
 from __future__ import annotations
@@ -9,22 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, keyvault
+from pulumi_azure_native import keyvault
 
-from components import naming
 from components.config import KeyVault as KeyVaultConfig
 from components.outputs import text
 
 SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User (built-in)
+KEY_CONTENT_TYPE = "apim-subscription-key"
 
 
 @dataclass(frozen=True)
 class StoredKey:
-    """A subscription key to store, and the identity that may read it."""
+    """A subscription key to store under a secret name."""
 
     secret_name: str
-    value: pulumi.Input[str]
-    reader_principal_id: pulumi.Input[str]
+    value: pulumi.Input[str]  # a Pulumi secret (SubscriptionKeys.primary)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,6 @@ class KeyVaultArgs:
     location: str
     tenant_id: pulumi.Input[str]
     subscription_id: pulumi.Input[str]
-    stack: str
     keys: tuple[StoredKey, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[pulumi.Resource, ...] = ()
@@ -47,13 +46,16 @@ class KeyVaultArgs:
 
 
 class SubscriptionKeyVault(pulumi.ComponentResource):
+    vault: keyvault.Vault
     vault_uri: pulumi.Output[str]
+    secrets: dict[str, keyvault.Secret]  # by secret name
+    secrets_user_role_id: pulumi.Output[str]  # the role definition readers are granted
 
     def __init__(
         self, name: str, args: KeyVaultArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("secure-api-calls:secrets:SubscriptionKeyVault", name, None, opts)
-        vault = keyvault.Vault(
+        self.vault = keyvault.Vault(
             f"{name}-vault",
             vault_name=args.vault_name,
             resource_group_name=args.resource_group_name,
@@ -65,35 +67,31 @@ class SubscriptionKeyVault(pulumi.ComponentResource):
                 # Azure refuses an explicit `false`: leave it unset to keep purge protection off.
                 enable_purge_protection=True if args.config.purge_protection else None,
                 soft_delete_retention_in_days=args.config.soft_delete_retention_days,
+                # A deleted vault keeps its name for the retention period (soft delete cannot
+                # be turned off); 'recover' takes the deleted vault back instead of failing.
+                create_mode=keyvault.CreateMode.RECOVER if args.config.recover else None,
             ),
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
-        role_definition = pulumi.Output.concat(
-            "/subscriptions/",
-            text(args.subscription_id),
-            "/providers/Microsoft.Authorization/roleDefinitions/",
-            SECRETS_USER_ROLE,
-        )
-        for key in args.keys:
-            secret = keyvault.Secret(
+        self.secrets = {
+            key.secret_name: keyvault.Secret(
                 f"{name}-{key.secret_name}",
                 secret_name=key.secret_name,
                 vault_name=args.vault_name,
                 resource_group_name=args.resource_group_name,
                 properties=keyvault.SecretPropertiesArgs(
-                    value=pulumi.Output.secret(key.value), content_type="apim-subscription-key"
+                    value=pulumi.Output.secret(key.value), content_type=KEY_CONTENT_TYPE
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[vault]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.vault]),
             )
-            authorization.RoleAssignment(
-                f"{name}-{key.secret_name}-reader",
-                role_assignment_name=naming.stable_id(args.stack, "kv-reader", key.secret_name),
-                principal_id=key.reader_principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition,
-                scope=secret.id,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        self.vault_uri = vault.properties.apply(lambda p: (p.vault_uri if p else None) or "")
+            for key in args.keys
+        }
+        self.secrets_user_role_id = pulumi.Output.concat(
+            "/subscriptions/",
+            text(args.subscription_id),
+            "/providers/Microsoft.Authorization/roleDefinitions/",
+            SECRETS_USER_ROLE,
+        )
+        self.vault_uri = self.vault.properties.apply(lambda p: (p.vault_uri if p else None) or "")
         self.register_outputs({"vaultUri": self.vault_uri})

@@ -94,3 +94,8 @@ def subscription_id(api: str, consumer: str) -> str:
 
 def key_secret_name(api: str, consumer: str) -> str:
     return f"apim-key-{api}-{consumer}"
+
+
+def client_named_value(consumer: str) -> str:
+    """The gateway named value holding a consumer identity's client ID (one per consumer)."""
+    return f"client-{consumer}"

@@ -71,7 +71,11 @@ class Observability(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.connection_string = text(insights.connection_string)
+        # Secret at the source, so every place that holds it (the logger's credentials, the
+        # Web Apps' settings) is masked in previews and encrypted in state; the SDK does not
+        # mark it secret itself. Microsoft does not count the ingestion key as a secret, so this
+        # is defence in depth, not a key that must be rotated when seen.
+        self.connection_string = pulumi.Output.secret(text(insights.connection_string))
         self.workspace_id = workspace.id
         logger = apimanagement.Logger(
             f"{name}-apim-logger",
@@ -96,7 +100,7 @@ class Observability(pulumi.ComponentResource):
                 logs=[monitor.DiagnosticsLogSettingsArgs(category="GatewayLogs", enabled=True)],
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.register_outputs({"connectionString": pulumi.Output.secret(self.connection_string)})
+        self.register_outputs({"connectionString": self.connection_string})
 
 
 def api_diagnostic(

@@ -7,6 +7,7 @@ token problem, each operation scope answers 403 naming the role it needs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from components import gateway_policy, naming
 from components.config import Api
 from components.observability import api_diagnostic
 from components.outputs import text
+from components.subscription_keys import SubscriptionKeys
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,21 @@ class ProtectedApiArgs:
     service_name: str
     resource_group_name: str
     client_id: pulumi.Input[str]
-    consumers: tuple[str, ...]
+    # The allowed callers as the policy names them: `{{client-<consumer>}}` named values and
+    # developer tools' client IDs; APIM refuses a policy naming a named value that does not
+    # exist yet, so the policies depend on client_named_values.
+    client_application_ids: tuple[str, ...]
+    client_named_values: tuple[pulumi.Resource, ...]
+    keys: Mapping[str, SubscriptionKeys]  # consumer -> the keys of its subscription
     base_dir: Path
     logger_id: pulumi.Input[str] | None = None  # set: failed requests go to App Insights
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(set(self.consumers)) != len(self.consumers):
-            raise ValueError(f"API '{self.api.name}': a consumer is listed twice")
+        if not self.client_application_ids:
+            raise ValueError(f"API '{self.api.name}': no caller may call it (no client IDs)")
+        if len(set(self.client_application_ids)) != len(self.client_application_ids):
+            raise ValueError(f"API '{self.api.name}': a client ID is listed twice")
 
 
 def audiences(api: Api) -> tuple[str, ...]:
@@ -43,10 +52,11 @@ def audiences(api: Api) -> tuple[str, ...]:
     return tuple("{{" + name + "}}" for name in names)
 
 
-def api_policy_xml(api: Api) -> str:
+def api_policy_xml(api: Api, clients: tuple[str, ...]) -> str:
     return gateway_policy.build_api_policy(
         gateway_policy.ApiPolicySpec(
             tenant="{{" + naming.TENANT_NAMED_VALUE + "}}",
+            client_application_ids=clients,
             audiences=audiences(api),
             roles=api.role_values,
             require_v2=not api.accepts_v1,
@@ -55,10 +65,13 @@ def api_policy_xml(api: Api) -> str:
     )
 
 
-def operation_policy_xml(api: Api, roles: tuple[str, ...]) -> str:
+def operation_policy_xml(api: Api, clients: tuple[str, ...], roles: tuple[str, ...]) -> str:
     return gateway_policy.build_operation_policy(
         gateway_policy.OperationPolicySpec(
-            tenant="{{" + naming.TENANT_NAMED_VALUE + "}}", audiences=audiences(api), roles=roles
+            tenant="{{" + naming.TENANT_NAMED_VALUE + "}}",
+            client_application_ids=clients,
+            audiences=audiences(api),
+            roles=roles,
         )
     )
 
@@ -162,15 +175,16 @@ class ProtectedApi(pulumi.ComponentResource):
             api_id=api.name,
             policy_id="policy",
             format="xml",
-            value=api_policy_xml(api),
+            value=api_policy_xml(api, args.client_application_ids),
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[gateway_api, backend, *named_values]
+                parent=self,
+                depends_on=[gateway_api, backend, *named_values, *args.client_named_values],
             ),
             resource_group_name=rg,
             service_name=service,
         )
         for op_id, roles in operation_roles(api).items():
-            depends: list[pulumi.Resource] = [gateway_api, *named_values]
+            depends: list[pulumi.Resource] = [gateway_api, *named_values, *args.client_named_values]
             if op_id in operations:
                 depends.append(operations[op_id])
             apimanagement.ApiOperationPolicy(
@@ -179,7 +193,7 @@ class ProtectedApi(pulumi.ComponentResource):
                 operation_id=op_id,
                 policy_id="policy",
                 format="xml",
-                value=operation_policy_xml(api, roles),
+                value=operation_policy_xml(api, args.client_application_ids, roles),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
                 resource_group_name=rg,
                 service_name=service,
@@ -196,7 +210,7 @@ class ProtectedApi(pulumi.ComponentResource):
             )
 
         self.subscriptions = {}
-        for consumer in args.consumers:
+        for consumer, keys in args.keys.items():
             sid = naming.subscription_id(api.name, consumer)
             self.subscriptions[consumer] = apimanagement.Subscription(
                 f"{name}-subscription-{consumer}",
@@ -206,6 +220,9 @@ class ProtectedApi(pulumi.ComponentResource):
                 scope=f"/apis/{api.name}",
                 state=apimanagement.SubscriptionState.ACTIVE,
                 allow_tracing=False,
+                # The stack's own keys (SubscriptionKeys): nothing ever reads APIM's back.
+                primary_key=keys.primary,
+                secondary_key=keys.secondary,
                 opts=on_api,
                 resource_group_name=rg,
                 service_name=service,

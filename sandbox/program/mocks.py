@@ -8,15 +8,18 @@ plan, and two stacks never share an ID.
 from __future__ import annotations
 
 import hashlib
+import string
 import uuid
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 
 from sandbox.errors import SandboxError
 
 NAMESPACE = uuid.UUID("0c4b7f2e-1d3a-4e5f-8a9b-6c7d8e9f0a1b")
-SECRET_FIELDS = {"primaryKey", "secondaryKey"}
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+_ALPHANUMERIC = string.ascii_letters + string.digits
 # Microsoft Graph's first-party app and its application-permission IDs, identical in every
 # tenant (learn.microsoft.com/graph/permissions-reference); used by the bootstrap program.
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -87,7 +90,30 @@ class StackMocks(pulumi.runtime.Mocks):
             return self._entra(token, key, inputs)
         if token.startswith("azure-native:"):
             return self._arm(token.removeprefix("azure-native:"), key, inputs)
+        if token == RANDOM_PASSWORD:
+            return self._random_password(key, inputs)
         return f"{args.name}-id", inputs
+
+    @staticmethod
+    def _random_password(key: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """A deterministic stand-in for pulumi-random's password, as the real one is a secret.
+
+        The real SDK marks `result` and `bcryptHash` secret with additional_secret_outputs,
+        which only the engine honours (the mock monitor ignores it), so the mock returns them
+        wrapped as RPC secrets: every value computed from them stays secret, as under the CLI.
+        Only letters and digits (the stack asks for special=False), of the requested length.
+        """
+        length = int(inputs.get("length") or 16)
+        digest = hashlib.sha256(f"{key}/result".encode()).digest()
+        while len(digest) < length:
+            digest += hashlib.sha256(digest).digest()
+        result = "".join(_ALPHANUMERIC[byte % len(_ALPHANUMERIC)] for byte in digest[:length])
+        outputs = dict(inputs)
+        outputs["result"] = rpc.wrap_rpc_secret(result)
+        outputs["bcryptHash"] = rpc.wrap_rpc_secret(
+            "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]
+        )
+        return derived_id(key, "id"), outputs
 
     def _entra(self, token: str, key: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         object_id = derived_id(key, "objectId")
@@ -186,11 +212,16 @@ class StackMocks(pulumi.runtime.Mocks):
                 "displayName": "Microsoft Graph",
                 "appRoleIds": dict(GRAPH_APP_ROLE_IDS),
             }
-        if token == "azure-native:apimanagement:listSubscriptionSecrets":
-            seed = f"{self.stack}/{inputs.get('serviceName')}/{inputs.get('sid')}"
+        if token == "azuread:index/getServicePrincipal:getServicePrincipal" and inputs.get(
+            "objectId"
+        ):
+            # A managed identity's service principal, looked up by its object (principal) ID:
+            # Graph holds the client ID (appId) that ARM's identity block does not.
+            object_id = str(inputs["objectId"])
             return {
-                field: hashlib.sha256(f"{seed}/{field}".encode()).hexdigest()[:32]
-                for field in sorted(SECRET_FIELDS)
+                "objectId": object_id,
+                "clientId": derived_id(self.stack, "service-principal", object_id, "clientId"),
+                "type": "ManagedIdentity",
             }
         if token == "azure-native:apimanagement:getApiManagementService":
             name = inputs.get("serviceName")

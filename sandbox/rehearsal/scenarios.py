@@ -98,6 +98,7 @@ ATTACKS = {
     "token-for-other-api": "a genuine token for another API",
     "group-only-identity": "a managed identity holding its role only through a group",
     "delegated-no-roles": "a delegated token without roles",
+    "unlisted-client": "the right role, held by a client the policy does not list",
 }
 _KEY_MESSAGES = {"no-key": MISSING_KEY, "wrong-key": INVALID_KEY, "foreign-key": INVALID_KEY}
 
@@ -272,6 +273,11 @@ def attack_token(recipe: str, given: AttackInputs) -> str | None:
         ),
         "delegated-no-roles": lambda: issuer.issue_user_token(
             given.tenant.no_role_user, given.tool_client_id or "", app.identifier_uri
+        ),
+        # Everything genuine (tenant, audience, roles, signature) but the caller's client ID,
+        # which no <client-application-ids> of the API lists: only that check refuses it.
+        "unlisted-client": lambda: forge.resign(
+            issuer, genuine, azp=synthetic_id("unlisted-client", app.client_id)
         ),
     }
     return recipes.get(recipe, lambda: genuine)()

@@ -2,11 +2,11 @@
 
 Everything here comes from resources the program registers: app registrations and their
 roles, identifier URIs, scopes and pre-authorized tools; service principals; app-role
-assignments; the Web Apps' identities and app settings; and the chain that says which APIM
-subscription's key a Web App reads (app setting -> Key Vault reference -> Secret -> the
-Subscription it depends on). The only things added are the rehearsal's own actors, marked
-`synthetic`: one signed-in developer per group, a managed identity that holds roles only
-through a group, and a user with default access but no role.
+assignments; the Web Apps' identities, client IDs and app settings; and the chain that says
+which APIM subscription's key a Web App reads (app setting -> Key Vault reference -> Secret ->
+the key generator it shares with a Subscription's primaryKey). The only things added are the
+rehearsal's own actors, marked `synthetic`: one signed-in developer per group, a managed
+identity that holds roles only through a group, and a user with default access but no role.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _values(resource: Mapping[str, Any]) -> dict[str, Any]:
 class ConsumerFacts:
     name: str
     principal_id: str
-    client_id: str  # [choice] derived: the Plan has no client ID for a system identity
+    client_id: str  # outputs.consumers.<name>.clientId: Graph's appId of the system identity
     app_settings: Mapping[str, str]
     subscription_by_setting: Mapping[str, str]  # API_X_SUBSCRIPTION_KEY -> subscription sid
 
@@ -117,25 +117,54 @@ def _api_apps(
 
 
 def _subscription_chain(resources: list[dict[str, Any]]) -> dict[str, str]:
-    """Key Vault secret name -> sid of the APIM subscription whose key the secret holds."""
-    sids = {
-        r["urn"]: _values(r)["sid"]
-        for r in resources
-        if _kind(r) == "Subscription" and str(r["type"]).startswith("azure-native:apimanagement:")
-    }
+    """Key Vault secret name -> sid of the APIM subscription whose key the secret holds.
+
+    The stack generates each key itself (a RandomPassword) and hands the same value to the
+    Subscription's primaryKey and to the Secret: a secret belongs to the subscription whose
+    primaryKey comes from the same generator."""
+    sids_by_source: dict[str, set[str]] = {}
+    for r in resources:
+        if str(r["type"]) != "azure-native:apimanagement:Subscription":
+            continue
+        for urn in r.get("propertyDependencies", {}).get("primaryKey") or ():
+            sids_by_source.setdefault(urn, set()).add(str(_values(r)["sid"]))
     chain: dict[str, str] = {}
     for resource in resources:
         if str(resource["type"]) != "azure-native:keyvault:Secret":
             continue
-        sources = resource["propertyDependencies"].get("properties") or resource["dependencies"]
-        found = [sids[urn] for urn in sources if urn in sids]
+        sources = resource.get("propertyDependencies", {}).get("properties") or ()
+        found = {sid for urn in sources for sid in sids_by_source.get(urn, ())}
         if len(found) == 1:
-            chain[str(_values(resource)["secretName"])] = found[0]
+            chain[str(_values(resource)["secretName"])] = found.pop()
     return chain
 
 
+def _site_settings(
+    site: dict[str, Any], settings: list[dict[str, Any]], exported: Mapping[str, Any]
+) -> dict[str, str]:
+    """The app settings of one Web App: its WebAppApplicationSettings resource (the one whose
+    `name` is the site's), or, where the plan masks that map as a whole because one value in
+    it is secret (the App Insights connection string), the stack output `apiSettings`, built
+    by the same function from the same values."""
+    name = _values(site).get("name")
+    mine = [r for r in settings if _values(r).get("name") == name]
+    if len(mine) != 1:
+        raise SandboxError(
+            f"{site['urn']}: expected one WebAppApplicationSettings for site {name!r}, "
+            f"found {len(mine)}"
+        )
+    properties = _values(mine[0]).get("properties")
+    if isinstance(properties, Mapping):
+        return {str(k): str(v) for k, v in properties.items()}
+    return {str(k): str(v) for k, v in (exported.get("apiSettings") or {}).items()}
+
+
 def _consumer(
-    resource: dict[str, Any], names: Mapping[str, str], chain: Mapping[str, str]
+    resource: dict[str, Any],
+    names: Mapping[str, str],
+    chain: Mapping[str, str],
+    settings_resources: list[dict[str, Any]],
+    exported: Mapping[str, Any],
 ) -> ConsumerFacts:
     values = _values(resource)
     principal_id = _need(
@@ -143,9 +172,11 @@ def _consumer(
     )
     parent = str(resource.get("parent") or "")
     name = names.get(principal_id) or parent.rsplit("::", 1)[-1] or str(values.get("name"))
-    settings = {
-        s["name"]: str(s["value"]) for s in (values.get("siteConfig") or {}).get("appSettings", [])
-    }
+    facts = exported.get(name) or {}
+    # The managed identity's client ID as the stack deployed it (Graph's appId, looked up by
+    # the program): the emulated gateway's <client-application-ids> check then is the real one.
+    client_id = _need(facts.get("clientId"), f"outputs.consumers.{name}.clientId")
+    settings = _site_settings(resource, settings_resources, facts)
     by_setting: dict[str, str] = {}
     for setting, value in settings.items():
         if not setting.endswith("_SUBSCRIPTION_KEY"):
@@ -158,9 +189,7 @@ def _consumer(
                 "holds an APIM subscription key; the rehearsal cannot tell whose key it is"
             )
         by_setting[setting] = chain[secret]
-    return ConsumerFacts(
-        name, principal_id, synthetic_id("mi-client", principal_id), settings, by_setting
-    )
+    return ConsumerFacts(name, principal_id, str(client_id), settings, by_setting)
 
 
 def tenant_from_plan(plan: Mapping[str, Any]) -> Tenant:
@@ -186,10 +215,12 @@ def tenant_from_plan(plan: Mapping[str, Any]) -> Tenant:
         for name, facts in (plan["outputs"].get("consumers") or {}).items()
     }
     chain = _subscription_chain(resources)
+    settings = [r for r in resources if r["type"] == "azure-native:web:WebAppApplicationSettings"]
+    exported = plan["outputs"].get("consumers") or {}
     consumers = tuple(
         sorted(
             (
-                _consumer(r, names, chain)
+                _consumer(r, names, chain, settings, exported)
                 for r in resources
                 if r["type"] == "azure-native:web:WebApp"
             ),

@@ -425,7 +425,9 @@ def test_the_bootstrap_pins_the_same_sdk_versions_as_the_stack() -> None:
         lines = path.read_text().splitlines()
         return sorted(line for line in lines if line and not line.startswith("#"))
 
-    assert pins(BOOTSTRAP / "requirements.txt") == pins(ROOT / "requirements.txt")
+    # Every SDK the bootstrap pins, at the stack's version (the stack may need more, e.g.
+    # pulumi-random for its subscription keys, which the bootstrap does not use).
+    assert set(pins(BOOTSTRAP / "requirements.txt")) <= set(pins(ROOT / "requirements.txt"))
 
 
 def test_the_bootstrap_entry_point_stays_thin() -> None:

@@ -91,3 +91,23 @@ def test_no_password_credentials_are_declared(dev_plan: dict[str, Any]) -> None:
     assert not of_type(dev_plan, ":ApplicationPassword")
     assert not of_type(dev_plan, ":ServicePrincipalPassword")
     assert not of_type(dev_plan, "index/application:Application")
+
+
+def test_every_api_service_principal_lists_the_deploying_identity_among_its_owners(
+    dev_plan: dict[str, Any], prod_plan: dict[str, Any]
+) -> None:
+    from sandbox.program.mocks import derived_id
+
+    for stack, plan in (("dev", dev_plan), ("prod", prod_plan)):
+        deployer = derived_id(stack, "deployer-object")  # getClientConfig's objectId
+        principals = of_type(plan, ":ServicePrincipal")
+        assert len(principals) == 2
+        for principal in principals:
+            assert principal["inputs"]["owners"] == [deployer]
+
+
+def test_no_application_owner_resource_fights_the_owner_graph_already_set(
+    dev_plan: dict[str, Any],
+) -> None:
+    # Graph makes the creating caller an owner; an ApplicationOwner for it would fail on create.
+    assert of_type(dev_plan, ":ApplicationOwner") == []

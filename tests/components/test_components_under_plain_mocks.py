@@ -44,7 +44,13 @@ def test_api_identity_outputs_the_identifier_uri_and_requires_assignment() -> No
     )
     identity = ApiIdentity(
         "orders",
-        ApiIdentityArgs(api=api, stack="unit", display_name="o", developer_tools=("azure-cli",)),
+        ApiIdentityArgs(
+            api=api,
+            stack="unit",
+            display_name="o",
+            deployer_object_id="deployer",
+            developer_tools=("azure-cli",),
+        ),
     )
 
     @pulumi.runtime.test

@@ -37,25 +37,51 @@ def test_each_consumer_reads_only_its_own_secret(dev_plan: dict[str, Any]) -> No
     assert mine[0]["inputs"]["roleDefinitionId"].endswith("4633458b-17de-408a-b874-0445c86b69e6")
 
 
-def test_subscription_keys_never_appear_in_the_plan(dev_plan: dict[str, Any]) -> None:
+def test_subscription_keys_never_appear_in_the_plan(
+    dev_plan: dict[str, Any], revealed_dev: Any
+) -> None:
     import json
-
-    from sandbox.program.mocks import StackMocks
 
     text = json.dumps(dev_plan)
     for secret in of_type(dev_plan, ":Secret"):
         assert secret["inputs"]["properties"] == "[secret]"
-    mocks = StackMocks("dev")
-    import pulumi
+    for generator in of_type(dev_plan, ":RandomPassword"):
+        assert generator["outputs"]["result"] == "[secret]"
+        key = revealed_dev.returned[generator["name"]]["result"]
+        assert len(key) == 32 and key.isalnum()
+        assert key not in text
+    for subscription in of_type(dev_plan, ":Subscription"):
+        assert subscription["inputs"]["primaryKey"] == "[secret]"
+        assert subscription["outputs"]["secondaryKey"] == "[secret]"
 
-    for sid in ("orders-storefront", "orders-reporting", "inventory-storefront"):
-        keys = mocks.call(
-            pulumi.runtime.MockCallArgs(
-                "azure-native:apimanagement:listSubscriptionSecrets",
-                {"serviceName": "apim-contoso-dev", "sid": sid},
-                "",
-            )
-        )
-        assert isinstance(keys, dict)
-        assert keys["primaryKey"] not in text
-    assert dev_plan["masked"]
+
+def test_each_subscription_sets_its_own_keys_and_the_vault_holds_the_primary(
+    dev_plan: dict[str, Any], revealed_dev: Any
+) -> None:
+    for sid, consumer, api in (
+        ("orders-storefront", "storefront", "orders"),
+        ("orders-reporting", "reporting", "orders"),
+        ("inventory-storefront", "storefront", "inventory"),
+    ):
+        slot_a = revealed_dev.returned[f"{sid}-keys-slot-a"]["result"]
+        slot_b = revealed_dev.returned[f"{sid}-keys-slot-b"]["result"]
+        assert slot_a != slot_b
+        sent = revealed_dev.sent[f"{api}-gateway-subscription-{consumer}"]
+        assert (sent["sid"], sent["primaryKey"], sent["secondaryKey"]) == (sid, slot_a, slot_b)
+        stored = revealed_dev.sent[f"key-vault-apim-key-{sid}"]["properties"]
+        assert stored == {"value": slot_a, "contentType": "apim-subscription-key"}
+        # The plan records where the value comes from: the generator, not APIM.
+        generator = named(dev_plan, f"{sid}-keys-slot-a")["urn"]
+        secret = named(dev_plan, f"key-vault-apim-key-{sid}")
+        assert secret["propertyDependencies"]["properties"] == [generator]
+
+
+def test_the_program_calls_no_function_that_reads_a_secret(dev_plan: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("components", "sandbox"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "listSubscriptionSecrets" not in text, path
+            assert "list_subscription_secrets" not in text, path

@@ -34,11 +34,12 @@ TENANT = "{{tenant-id}}"
 V2_AUDIENCE = ("{{orders-audience}}",)
 BOTH_AUDIENCES = ("{{orders-audience}}", "{{orders-audience-v1}}")
 ORDERS_ROLES = ("Orders.Read", "Orders.Write")
+CLIENTS = ("{{client-storefront}}", "04b07795-8ddb-461a-bbee-02f9e1bf7b46")
 
-V2_ONLY = ApiPolicySpec(TENANT, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
-ACCEPTS_V1 = ApiPolicySpec(TENANT, BOTH_AUDIENCES, ORDERS_ROLES, False, "orders-backend")
-WRITE_ONLY = OperationPolicySpec(TENANT, V2_AUDIENCE, ("Orders.Write",))
-READ_OR_WRITE = OperationPolicySpec(TENANT, BOTH_AUDIENCES, ORDERS_ROLES)
+V2_ONLY = ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
+ACCEPTS_V1 = ApiPolicySpec(TENANT, CLIENTS, BOTH_AUDIENCES, ORDERS_ROLES, False, "orders-backend")
+WRITE_ONLY = OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("Orders.Write",))
+READ_OR_WRITE = OperationPolicySpec(TENANT, CLIENTS, BOTH_AUDIENCES, ORDERS_ROLES)
 
 
 def _validate(document: PolicyDocument) -> ValidateAzureAdToken:
@@ -135,7 +136,7 @@ def test_ver_claim_is_required_only_when_v1_tokens_are_refused() -> None:
 
 
 def test_api_without_roles_and_accepting_v1_emits_no_required_claims() -> None:
-    spec = ApiPolicySpec(TENANT, BOTH_AUDIENCES, (), False, "orders-backend")
+    spec = ApiPolicySpec(TENANT, CLIENTS, BOTH_AUDIENCES, (), False, "orders-backend")
     xml = build_api_policy(spec)
     assert "required-claims" not in xml
     assert parse_api_policy(xml) == spec
@@ -148,7 +149,7 @@ def test_documents_carry_no_xml_declaration_and_no_expressions() -> None:
 
 
 def test_the_same_spec_builds_byte_identical_xml() -> None:
-    again = ApiPolicySpec(TENANT, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
+    again = ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
     assert build_api_policy(again) == build_api_policy(V2_ONLY)
 
 
@@ -165,20 +166,32 @@ def test_parsers_invert_the_builders_on_the_golden_documents() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ApiPolicySpec("", V2_AUDIENCE, ORDERS_ROLES, True, "b"), "tenant"),
-        (lambda: ApiPolicySpec(TENANT, (), ORDERS_ROLES, True, "b"), "audiences needs"),
-        (lambda: ApiPolicySpec(TENANT, V2_AUDIENCE, ("A", "A"), True, "b"), "duplicates"),
-        (lambda: ApiPolicySpec(TENANT, V2_AUDIENCE, ORDERS_ROLES, True, " "), "backend_id"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ()), "roles needs"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("A", "B", "A")), "duplicates"),
-        (lambda: OperationPolicySpec(TENANT, ("a", "a"), ("A",)), "audiences has duplicates"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("",)), "roles must not be empty"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("@(1)",)), "policy expression"),
-        (lambda: OperationPolicySpec("@{x}", V2_AUDIENCE, ("A",)), "policy expression"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("A\x00",)), "XML cannot carry"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("A\rB",)), "XML cannot carry"),
-        (lambda: OperationPolicySpec(TENANT, ("\ud800",), ("A",)), "XML cannot carry"),
-        (lambda: OperationPolicySpec(TENANT, V2_AUDIENCE, ("\ufffe",)), "XML cannot carry"),
+        (lambda: ApiPolicySpec("", CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, "b"), "tenant"),
+        (lambda: ApiPolicySpec(TENANT, CLIENTS, (), ORDERS_ROLES, True, "b"), "audiences needs"),
+        (lambda: ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A", "A"), True, "b"), "duplicates"),
+        (
+            lambda: ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, " "),
+            "backend_id",
+        ),
+        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ()), "roles needs"),
+        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A", "B", "A")), "duplicates"),
+        (
+            lambda: OperationPolicySpec(TENANT, CLIENTS, ("a", "a"), ("A",)),
+            "audiences has duplicates",
+        ),
+        (
+            lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("",)),
+            "roles must not be empty",
+        ),
+        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("@(1)",)), "policy expression"),
+        (lambda: OperationPolicySpec("@{x}", CLIENTS, V2_AUDIENCE, ("A",)), "policy expression"),
+        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A\x00",)), "XML cannot carry"),
+        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A\rB",)), "XML cannot carry"),
+        (lambda: OperationPolicySpec(TENANT, CLIENTS, ("\ud800",), ("A",)), "XML cannot carry"),
+        (
+            lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("\ufffe",)),
+            "XML cannot carry",
+        ),
     ],
 )
 def test_specs_refuse_values_the_policy_could_not_carry(make: object, message: str) -> None:
@@ -340,13 +353,18 @@ def _texts(min_size: int) -> st.SearchStrategy[tuple[str, ...]]:
 _API_SPECS = st.builds(
     ApiPolicySpec,
     tenant=_TEXT,
+    client_application_ids=_texts(1),
     audiences=_texts(1),
     roles=_texts(0),
     require_v2=st.booleans(),
     backend_id=_TEXT,
 )
 _OPERATION_SPECS = st.builds(
-    OperationPolicySpec, tenant=_TEXT, audiences=_texts(1), roles=_texts(1)
+    OperationPolicySpec,
+    tenant=_TEXT,
+    client_application_ids=_texts(1),
+    audiences=_texts(1),
+    roles=_texts(1),
 )
 
 
@@ -397,7 +415,7 @@ def test_an_unknown_element_anywhere_is_rejected_by_its_path(
 )
 def test_characters_xml_cannot_carry_are_refused_before_building(text: str, bad: str) -> None:
     with pytest.raises(ValueError, match="XML cannot carry"):
-        OperationPolicySpec(TENANT, V2_AUDIENCE, (text + bad,))
+        OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, (text + bad,))
 
 
 def test_a_policy_with_a_dtd_or_entities_is_refused_not_expanded() -> None:
@@ -407,3 +425,42 @@ def test_a_policy_with_a_dtd_or_entities_is_refused_not_expanded() -> None:
     )
     with pytest.raises(UnsupportedPolicyError, match="malformed XML"):
         parse_policy(bomb)
+
+
+# --- the allowed callers ------------------------------------------------------------------
+
+
+def test_every_validation_lists_the_allowed_callers_before_the_audiences() -> None:
+    for xml in (build_api_policy(V2_ONLY), build_operation_policy(WRITE_ONLY)):
+        element = ET.fromstring(xml).find("inbound/validate-azure-ad-token")
+        assert element is not None
+        assert [child.tag for child in element][:2] == ["client-application-ids", "audiences"]
+        ids = [e.text for e in element.findall("client-application-ids/application-id")]
+        assert tuple(ids) == CLIENTS
+
+
+def test_a_spec_without_allowed_callers_is_refused() -> None:
+    with pytest.raises(ValueError, match="client_application_ids needs at least one"):
+        ApiPolicySpec(TENANT, (), V2_AUDIENCE, ORDERS_ROLES, True, "b")
+    with pytest.raises(ValueError, match="client_application_ids needs at least one"):
+        OperationPolicySpec(TENANT, (), V2_AUDIENCE, ("A",))
+
+
+def test_the_parser_gives_back_the_allowed_callers_and_refuses_a_document_without_them() -> None:
+    assert parse_api_policy(build_api_policy(V2_ONLY)).client_application_ids == CLIENTS
+    assert parse_operation_policy(build_operation_policy(WRITE_ONLY)).client_application_ids == (
+        CLIENTS
+    )
+    xml = build_api_policy(V2_ONLY)
+    start, end = xml.index("<client-application-ids>"), xml.index("</client-application-ids>")
+    without = xml[:start] + xml[end + len("</client-application-ids>") :]
+    with pytest.raises(UnsupportedPolicyError, match="client_application_ids needs at least one"):
+        parse_api_policy(without)
+
+
+def test_allowed_callers_after_the_audiences_are_out_of_the_documented_order() -> None:
+    xml = build_api_policy(V2_ONLY)
+    start, end = xml.index("<client-application-ids>"), xml.index("</client-application-ids>")
+    block = xml[start : end + len("</client-application-ids>")]
+    moved = xml.replace(block, "").replace("</audiences>", "</audiences>" + block)
+    _rejects(moved, "client-application-ids: duplicated or out of the documented order")

@@ -34,16 +34,24 @@ def test_gateway_logs_with_error_reasons_go_to_the_workspace(dev_plan: dict[str,
 
 
 def test_insights_is_workspace_based_and_consumers_are_instrumented(
-    dev_plan: dict[str, Any],
+    dev_plan: dict[str, Any], revealed_dev: Any
 ) -> None:
     insights = named(dev_plan, "observability-insights")
     assert insights["inputs"]["ingestionMode"] == "LogAnalytics"
-    site = named(dev_plan, "reporting-site")["inputs"]
-    settings = {s["name"]: s["value"] for s in site["siteConfig"]["appSettings"]}
+    settings = revealed_dev.sent["reporting-app-settings"]["properties"]
     assert (
         settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == insights["outputs"]["connectionString"]
     )
     assert settings["ApplicationInsightsAgent_EXTENSION_VERSION"] == "~3"
+
+
+def test_the_connection_string_is_secret_wherever_it_goes(dev_plan: dict[str, Any]) -> None:
+    text = str(dev_plan["resources"])
+    connection = named(dev_plan, "observability-insights")["outputs"]["connectionString"]
+    assert named(dev_plan, "observability-apim-logger")["inputs"]["credentials"] == "[secret]"
+    assert named(dev_plan, "reporting-app-settings")["inputs"]["properties"] == "[secret]"
+    # Only the App Insights resource's own output shows it (the provider does not mark it).
+    assert text.count(connection) == 1
 
 
 def test_prod_keeps_gateway_logs_longer(prod_plan: dict[str, Any]) -> None:

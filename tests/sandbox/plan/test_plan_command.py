@@ -52,10 +52,15 @@ def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Pat
     assert first.read_bytes() == second.read_bytes()
     plan = json.loads(first.read_text())
     assert plan["format"] == "secure-api-calls-plan" and plan["version"] == 1
-    assert len(plan["masked"]) == 6
-    assert all(
-        path.split("#")[1] in ("inputs.properties", "outputs.properties") for path in plan["masked"]
-    )
+    # The keys wherever they go (generator, subscription, Key Vault secret), and the App
+    # Insights connection string wherever it goes (logger, Web App settings).
+    where = {path.split("#")[1] for path in plan["masked"]}
+    assert where == {
+        f"{side}.{prop}"
+        for side in ("inputs", "outputs")
+        for prop in ("properties", "primaryKey", "secondaryKey", "credentials")
+    } | {"outputs.result", "outputs.bcryptHash"}
+    assert len(plan["masked"]) == 36
 
 
 @pytest.mark.parametrize(

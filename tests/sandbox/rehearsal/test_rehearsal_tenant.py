@@ -73,12 +73,42 @@ def test_developer_groups_get_a_synthetic_member_and_the_rehearsals_own_actors(t
 
 def test_a_subscription_key_setting_that_is_not_a_key_vault_reference_is_refused(dev_plan):
     broken = copy.deepcopy(dev_plan)
-    for resource in of_type(broken, ":WebApp"):
-        for setting in resource["outputs"]["siteConfig"]["appSettings"]:
-            if setting["name"].endswith("_SUBSCRIPTION_KEY"):
-                setting["value"] = "literal-key"
+    for facts in broken["outputs"]["consumers"].values():
+        for setting in facts["apiSettings"]:
+            if setting.endswith("_SUBSCRIPTION_KEY"):
+                facts["apiSettings"][setting] = "literal-key"
     with pytest.raises(SandboxError, match="not a Key Vault reference"):
         tenant_from_plan(broken)
+
+
+def test_readable_settings_come_from_the_sites_settings_resource(dev_plan):
+    # The plan masks the whole map today (one value is secret); once a value-level mask keeps
+    # the rest readable, the resource, not the stack output, is what the rehearsal believes.
+    readable = copy.deepcopy(dev_plan)
+    outputs = readable["outputs"]["consumers"]["reporting"]["apiSettings"]
+    for resource in of_type(readable, ":WebAppApplicationSettings"):
+        if resource["inputs"]["name"] == "app-contoso-reporting-dev":
+            resource["inputs"]["properties"] = {**outputs, "EXTRA": "from-the-resource"}
+            resource["outputs"]["properties"] = resource["inputs"]["properties"]
+    assert tenant_from_plan(readable).consumer("reporting").app_settings["EXTRA"] == (
+        "from-the-resource"
+    )
+
+
+def test_a_site_without_its_settings_resource_is_refused(dev_plan):
+    broken = copy.deepcopy(dev_plan)
+    broken["resources"] = [
+        r for r in broken["resources"] if not r["type"].endswith(":WebAppApplicationSettings")
+    ]
+    with pytest.raises(SandboxError, match="expected one WebAppApplicationSettings"):
+        tenant_from_plan(broken)
+
+
+def test_managed_identities_carry_the_client_id_the_stack_deployed(dev_plan, tenant):
+    for name, facts in dev_plan["outputs"]["consumers"].items():
+        consumer = tenant.consumer(name)
+        assert consumer.client_id == facts["clientId"]
+        assert tenant.directory.principal(consumer.principal_id).client_id == facts["clientId"]
 
 
 def test_a_plan_without_a_tenant_output_is_refused(dev_plan):
@@ -96,7 +126,7 @@ def test_every_scenario_name_is_unique_and_expectations_follow_the_roles(tenant)
         kind: sum(1 for s in scenarios if s.kind == kind)
         for kind in ("consumer", "developer", "control", "attack")
     }
-    assert kinds == {"consumer": 8, "developer": 20, "control": 3, "attack": 42}
+    assert kinds == {"consumer": 8, "developer": 20, "control": 3, "attack": 44}
     forbidden = [s for s in scenarios if s.expected_status == 403]
     assert all(s.expected_words for s in forbidden)
 
@@ -121,6 +151,6 @@ def test_rehearse_then_serve_reports_the_verdict_as_a_comment_before_the_environ
     finally:
         stop.set()
         worker.join(15)
-    assert lines[0].startswith("# rehearsal: 73 scenarios (42 attacks) — all as expected")
+    assert lines[0].startswith("# rehearsal: 75 scenarios (44 attacks) — all as expected")
     assert lines[1].startswith("GATEWAY_URL=")
     assert outcome and outcome[0].ok

@@ -40,6 +40,11 @@ READ_ROLE = _id("read")
 WRITE_ROLE = _id("write")
 READER = _id("reader-mi")
 WRITER = _id("writer-mi")
+READER_CLIENT = _id("reader-client")
+WRITER_CLIENT = _id("writer-client")
+# The allowed callers as the stack writes them: a named value per consumer (here the reader),
+# a literal client ID for a developer tool (here the writer stands in for one).
+CLIENTS = ("{{client-reader}}", WRITER_CLIENT)
 KEY = "k" * 32
 OTHER_KEY = "o" * 32
 GATEWAY_URL = "http://127.0.0.1:9999"
@@ -56,8 +61,8 @@ DIRECTORY = Directory(
         ),
     ),
     principals=(
-        Principal(READER, _id("reader-client"), "reader", "ManagedIdentity"),
-        Principal(WRITER, _id("writer-client"), "writer", "ManagedIdentity"),
+        Principal(READER, READER_CLIENT, "reader", "ManagedIdentity"),
+        Principal(WRITER, WRITER_CLIENT, "writer", "ManagedIdentity"),
     ),
     assignments=(
         Assignment(READER, ORDERS_SP, READ_ROLE),
@@ -93,6 +98,7 @@ def _resource(kind: str, name: str, **inputs: Any) -> dict[str, Any]:
 def api_policy(**changes: Any) -> str:
     spec: dict[str, Any] = {
         "tenant": "{{tenant-id}}",
+        "client_application_ids": CLIENTS,
         "audiences": ("{{orders-audience}}",),
         "roles": ("Orders.Read", "Orders.Write"),
         "require_v2": True,
@@ -103,7 +109,7 @@ def api_policy(**changes: Any) -> str:
 
 def operation_policy(roles: tuple[str, ...]) -> str:
     return build_operation_policy(
-        OperationPolicySpec("{{tenant-id}}", ("{{orders-audience}}",), roles)
+        OperationPolicySpec("{{tenant-id}}", CLIENTS, ("{{orders-audience}}",), roles)
     )
 
 
@@ -117,6 +123,14 @@ def plan(**policies: str) -> dict[str, Any]:
             namedValueId="tenant-id",
             displayName="tenant-id",
             value=TENANT,
+            secret=False,
+        ),
+        _resource(
+            "NamedValue",
+            "client-reader",
+            namedValueId="client-reader",
+            displayName="client-reader",
+            value=READER_CLIENT,
             secret=False,
         ),
         _resource(

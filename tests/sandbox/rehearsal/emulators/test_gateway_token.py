@@ -25,8 +25,10 @@ from tests.sandbox.rehearsal.emulators.gateway_helpers import (
     NOW,
     ORDERS,
     READER,
+    READER_CLIENT,
     TENANT,
     WRITER,
+    WRITER_CLIENT,
     Backend,
     api_policy,
     gateway,
@@ -277,19 +279,23 @@ def _opens_create_order(claims: dict) -> bool:
         and ("nbf" not in claims or (number(claims["nbf"]) and claims["nbf"] <= NOW))
         and "Orders.Write" in role_values
         and claims.get("ver") == "2.0"
+        # <client-application-ids>: azp when present, else appid ([choice] in gateway_token).
+        and claims.get("azp", claims.get("appid")) in (READER_CLIENT, WRITER_CLIENT)
     )
 
 
 @settings(max_examples=200, deadline=None)
 @given(
     changes=st.dictionaries(
-        st.sampled_from(["aud", "iss", "exp", "nbf", "roles", "ver", "azp", "tid"]),
+        st.sampled_from(["aud", "iss", "exp", "nbf", "roles", "ver", "azp", "appid", "tid"]),
         st.one_of(
             st.none(),
             st.text(max_size=12),
             st.integers(NOW - 10, NOW + 10),
             st.lists(st.sampled_from(["Orders.Write", "Orders.Read", ORDERS, "x"]), max_size=3),
-            st.sampled_from([ORDERS, "2.0", "Orders.Write", f"api://{ORDERS}", True]),
+            st.sampled_from(
+                [ORDERS, "2.0", "Orders.Write", f"api://{ORDERS}", True, READER_CLIENT]
+            ),
         ),
         min_size=1,
     )

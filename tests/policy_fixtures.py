@@ -18,6 +18,8 @@ API_POLICY = (
     "<policies><inbound><base />"
     '<validate-azure-ad-token tenant-id="{{tenant-id}}" header-name="Authorization" '
     'failed-validation-httpcode="401" failed-validation-error-message="Unauthorized">'
+    "<client-application-ids><application-id>{{client-orders-client}}</application-id>"
+    "</client-application-ids>"
     "<audiences><audience>{{orders-audience}}</audience></audiences>"
     '<required-claims><claim name="roles" match="any"><value>Orders.Read</value>'
     '<value>Orders.Write</value></claim><claim name="ver" match="all"><value>2.0</value></claim>'

@@ -33,6 +33,7 @@ class TokenValidation:
     roles: tuple[str, ...]
     has_roles_claim: bool
     failed_validation_httpcode: str
+    client_application_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,11 @@ def token_validations(root: ET.Element) -> list[TokenValidation]:
         audiences = tuple(
             t for a in el.findall("audiences/audience") if (t := (a.text or "").strip())
         )
+        clients = tuple(
+            t
+            for a in el.findall("client-application-ids/application-id")
+            if (t := (a.text or "").strip())
+        )
         roles_claims = [c for c in el.findall("required-claims/claim") if c.get("name") == "roles"]
         roles = tuple(
             t for c in roles_claims for v in c.findall("value") if (t := (v.text or "").strip())
@@ -138,6 +144,7 @@ def token_validations(root: ET.Element) -> list[TokenValidation]:
                 roles=roles,
                 has_roles_claim=bool(roles_claims),
                 failed_validation_httpcode=el.get("failed-validation-httpcode", "401"),
+                client_application_ids=clients,
             )
         )
     return found

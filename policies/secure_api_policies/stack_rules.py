@@ -113,6 +113,11 @@ def _gaps(v: TokenValidation) -> list[str]:
     gaps = []
     if not v.tenant_id:
         gaps.append('a tenant-id (tenant-id="{{tenant-id}}")')
+    if not v.client_application_ids:
+        # The policy reference required at least one application-id (2022-2023) and the
+        # service refused policies without it in April 2024 (MicrosoftDocs/azure-docs#121329,
+        # #121338); it is also what limits a valid token to the callers the API expects.
+        gaps.append("a <client-application-ids><application-id> (each allowed caller's client ID)")
     if not v.audiences:
         gaps.append("an <audiences><audience> (the API's client ID)")
     if not v.roles:
@@ -133,7 +138,8 @@ def _token_problems(policy: StackResource) -> list[str] | None:
         return [
             (
                 f"{policy.label} has no validate-azure-ad-token directly in <inbound>: add one "
-                "with tenant-id, an audience and a roles required claim"
+                "with tenant-id, the allowed client application IDs, an audience and a roles "
+                "required claim"
             )
         ]
     return [

@@ -3,7 +3,8 @@
 The signature is NOT verified: the doctor explains claims, the gateway also checks the signature
 against Entra's keys. For every API and operation it replays the checks the deployed
 `validate-azure-ad-token` policies make, in the gateway's order (tenant, token version, audience,
-lifetime, the API's roles -> 401, the operation's roles -> 403), and gives each failure a fix that
+lifetime, the allowed client applications, the API's roles -> 401, the operation's roles -> 403),
+and gives each failure a fix that
 names the principal, role, scope or config key to change. Input parsing is in `doctor_input`,
 fix wording in `doctor_fixes`, rendering in `doctor_render`.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.config import DEVELOPER_TOOLS, PROJECT, Api, StackConfig
+from components.gateway_policy import UnsupportedPolicyError, ValidateAzureAdToken, parse_policy
 from components.protected_api import operation_roles
 from sandbox.doctor import fixes
 from sandbox.doctor.fixes import Caller
@@ -40,6 +42,43 @@ _ISSUERS = (  # the two forms the gateway accepts for its tenant (azure-facts.md
     (2, re.compile(r"^https://login\.microsoftonline\.com/([^/]+)/v2\.0$")),
 )
 # Tokens people paste by mistake; `az account get-access-token` without --scope gives ARM's.
+_NAMED_VALUE = re.compile(r"\{\{([^{}]*)\}\}")
+
+
+def allowed_clients(plan: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """API id -> the client IDs its deployed API-scope policy lists in <client-application-ids>,
+    named values resolved from the plan (`{{client-storefront}}` -> the identity's client ID).
+    An API whose policy cannot be read is left out: the doctor then does not guess."""
+    resources = plan.get("resources") or []
+
+    def values(r: Mapping[str, Any]) -> dict[str, Any]:
+        return {**(r.get("inputs") or {}), **(r.get("outputs") or {})}
+
+    named = {
+        str(v.get("displayName") or v.get("namedValueId")): str(v.get("value"))
+        for r in resources
+        if str(r.get("type", "")).endswith("apimanagement:NamedValue")
+        for v in [values(r)]
+    }
+    found: dict[str, tuple[str, ...]] = {}
+    for r in resources:
+        if not str(r.get("type", "")).endswith("apimanagement:ApiPolicy"):
+            continue
+        v = values(r)
+        try:
+            document = parse_policy(str(v.get("value") or ""))
+        except UnsupportedPolicyError:
+            continue
+        ids = [
+            _NAMED_VALUE.sub(lambda m: named.get(m.group(1), m.group(0)), client)
+            for s in document.inbound
+            if isinstance(s, ValidateAzureAdToken)
+            for client in s.client_application_ids
+        ]
+        found[str(v.get("apiId"))] = tuple(ids)
+    return found
+
+
 _KNOWN_AUDIENCES = {
     "00000003-0000-0000-c000-000000000000": "Microsoft Graph",
     "https://graph.microsoft.com": "Microsoft Graph",
@@ -50,7 +89,7 @@ _KNOWN_AUDIENCES = {
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # signature | tenant | version | audience | lifetime | roles
+    check: str  # signature | tenant | version | audience | lifetime | client | roles
     reason: str
     fix: str
 
@@ -148,12 +187,14 @@ class _Doctor:
             for r in plan.get("resources", [])
             if r["type"].endswith("ApplicationRegistration")
         }
+        self.allowed = allowed_clients(plan)
         self.header, self.claims, self.config = token.header, token.claims, config
         self.held = _strings(self.claims.get("roles"))
         self.auds = _strings(self.claims.get("aud"))
         client = _str(self.claims.get("azp")) or _str(self.claims.get("appid"))
         oid, delegated = _str(self.claims.get("oid")), "scp" in self.claims
-        # A managed identity's client ID is not in the plan; its object ID (`oid`) is.
+        # A consumer is recognised by its identity's object ID (`oid`); its client ID is in the
+        # plan too, but a token from another app may reuse an oid only by forgery.
         consumer = next((n for n, p in principals.items() if oid and p == oid.lower()), None)
         tool = next((n for n, c in DEVELOPER_TOOLS.items() if client and c == client.lower()), None)
         if consumer and not delegated:
@@ -202,6 +243,8 @@ class _Doctor:
             if self.named != api.name:  # everything further is moot for somebody else's token
                 return found
         found += self.lifetime_problems(now)
+        if (problem := self.client_problem(index, api)) is not None:
+            found.append(problem)
         if not set(self.held) & set(api.role_values):
             listed = ", ".join(api.role_values)
             if self.caller.delegated and not self.held:
@@ -237,6 +280,21 @@ class _Doctor:
         reason = f"aud {aud!r} is {what or 'no API of this stack'}, not '{api.name}'"
         fix = f"to call {api.name}, request {fixes.scopes(api, cid)} (audience {shown})"
         return Problem("audience", reason, fix)
+
+    def client_problem(self, index: int, api: Api) -> Problem | None:
+        """<client-application-ids>: the token's azp (v2) or appid (v1) must be listed."""
+        listed = self.allowed.get(api.name)
+        if not listed:
+            return None  # no readable policy, or one without the list: nothing to replay
+        client = self.caller.client_id
+        if client and client.lower() in {c.lower() for c in listed}:
+            return None
+        claim = "azp" if _str(self.claims.get("azp")) else "appid"
+        reason = (
+            f"{claim} {client!r} is not among the client applications API '{api.name}' allows "
+            f"({', '.join(listed)}): a valid token with the right role is still refused"
+        )
+        return Problem("client", reason, fixes.allow_client(self.caller, self.config, api))
 
     def lifetime_problems(self, now: float) -> list[Problem]:
         exp, nbf = seconds(self.claims.get("exp")), seconds(self.claims.get("nbf"))

@@ -120,3 +120,23 @@ def grant(
         f"`appRoleAssignedTo` or `azuread.AppRoleAssignment`; if it is a managed identity: "
         f"{MI_CACHE_NOTE}"
     )
+
+
+def allow_client(caller: Caller, config: StackConfig, api: Api) -> str:
+    """How a caller gets into an API's <client-application-ids>, which the stack derives from
+    the config: every consumer that calls the API, and every pre-authorized developer tool."""
+    if caller.kind == "consumer":
+        i = next(i for i, c in enumerate(config.consumers) if c.name == caller.name)
+        return (
+            f"the policy lists {caller.name} only if it calls {api.name}: add "
+            f"`{{api: {api.name}, roles: [...]}}` to `{PROJECT}:consumers[{i}].calls` and run "
+            f"`pulumi up` (the client ID comes from its managed identity, `{{{{client-"
+            f"{caller.name}}}}}`)"
+        )
+    if caller.kind == "developer-tool":
+        return f"add {caller.name} to `{PROJECT}:developers.tools` and run `pulumi up`"
+    return (
+        f"client {caller.client_id} is no caller this stack knows: call through a consumer Web "
+        f"App's managed identity (declare it under `{PROJECT}:consumers` with a call to "
+        f"{api.name}), or from a pre-authorized developer tool (`{PROJECT}:developers.tools`)"
+    )

@@ -21,6 +21,8 @@ from tests.policy_fixtures import (
 API_POLICY_XML = (
     "<policies><inbound><base />"
     '<validate-azure-ad-token tenant-id="{{tenant-id}}" failed-validation-httpcode="401">'
+    "<client-application-ids><application-id>{{client-orders-client}}</application-id>"
+    "</client-application-ids>"
     "<audiences><audience>{{orders-audience}}</audience></audiences>"
     '<required-claims><claim name="roles" match="any"><value>Orders.Read</value>'
     "<value>Orders.Write</value></claim></required-claims></validate-azure-ad-token>"

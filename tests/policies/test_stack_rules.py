@@ -223,3 +223,21 @@ def test_a_deployed_policy_without_id_links_by_its_dependency_on_the_api(kit: An
     )
     [violation] = rules.api_validates_entra_token([*stack, billing])
     assert violation.urn == billing.urn
+
+
+def test_a_validation_without_allowed_client_application_ids_is_reported(kit: Any) -> None:
+    start = kit.API_POLICY_XML.index("<client-application-ids>")
+    end = kit.API_POLICY_XML.index("</client-application-ids>") + len("</client-application-ids>")
+    xml = kit.API_POLICY_XML[:start] + kit.API_POLICY_XML[end:]
+    stack = kit.replace(kit.stack, "orders-policy", lambda r: kit.with_props(r, value=xml))
+    [message] = messages(rules.api_validates_entra_token(stack))
+    assert "<client-application-ids><application-id>" in message
+
+
+def test_an_empty_client_application_ids_list_is_reported(kit: Any) -> None:
+    xml = kit.API_POLICY_XML.replace(
+        "<application-id>{{client-orders-client}}</application-id>",
+        "<application-id> </application-id>",
+    )
+    stack = kit.replace(kit.stack, "orders-policy", lambda r: kit.with_props(r, value=xml))
+    assert "client-application-ids" in messages(rules.api_validates_entra_token(stack))[0]

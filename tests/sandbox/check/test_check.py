@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,19 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], str]] = [
         "webapp-min-tls-1-2",
     ),
     ("api without policy", lambda p: drop(p, "orders-policy"), "apim-api-validates-entra-token"),
+    (
+        "policy without allowed callers",
+        lambda p: edit(
+            p,
+            "orders-policy",
+            lambda d: d.update(
+                value=re.sub(
+                    r"<client-application-ids>.*?</client-application-ids>", "", d["value"]
+                )
+            ),
+        ),
+        "apim-api-validates-entra-token",
+    ),
     (
         "plain http api",
         lambda p: edit(p, "orders", lambda d: d.update(protocols=["http", "https"])),

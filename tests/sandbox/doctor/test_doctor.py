@@ -23,7 +23,7 @@ from sandbox.plan.model import plan_stack
 
 NOW = 1_750_000_000  # 2025-06-15 15:06:40 UTC
 AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-STOREFRONT_CLIENT = "5f8a4a53-3d1e-4b46-9a55-0c1f6c2b7e01"  # an MI's client ID is not in the plan
+UNKNOWN_CLIENT = "5f8a4a53-3d1e-4b46-9a55-0c1f6c2b7e01"  # no caller of this stack
 USER = "0c2d7f1e-8a3b-4c5d-9e6f-7a8b9c0d1e2f"
 FOREIGN_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -51,6 +51,7 @@ def stack(plan: dict[str, Any]) -> dict[str, str]:
         "orders": outputs["apis"]["orders"]["clientId"],
         "inventory": outputs["apis"]["inventory"]["clientId"],
         "storefront": outputs["consumers"]["storefront"]["principalId"],
+        "storefront-client": outputs["consumers"]["storefront"]["clientId"],
         "reporting": outputs["consumers"]["reporting"]["principalId"],
     }
 
@@ -71,7 +72,7 @@ def app_claims(stack: dict[str, str], version: int = 2, **overrides: Any) -> dic
         "tid": tenant,
         "oid": stack["storefront"],
         "sub": stack["storefront"],
-        "appid" if v1 else "azp": STOREFRONT_CLIENT,
+        "appid" if v1 else "azp": stack["storefront-client"],
         "idtyp": "app",
         "roles": ["Orders.Read", "Orders.Write"],
     }
@@ -271,15 +272,45 @@ def test_a_developer_token_with_roles_is_accepted(key, plan, config, stack):
     assert set(statuses(run(key, plan, config, claims), "orders").values()) == {200}
 
 
-def test_an_unknown_caller_is_told_to_assign_the_role_to_its_service_principal(
+def test_an_unknown_caller_is_refused_as_no_listed_client_even_with_the_right_role(
     key, plan, config, stack
 ):
-    claims = app_claims(stack, oid=USER, roles=["Orders.Read"])
+    claims = app_claims(stack, oid=USER, azp=UNKNOWN_CLIENT, roles=["Orders.Read"])
     diagnosis = run(key, plan, config, claims)
-    create = verdict(diagnosis, "orders").operations[2]
-    assert diagnosis.caller.kind == "unknown" and create.status == 403
-    assert f"client ID {STOREFRONT_CLIENT}" in create.fix
+    assert diagnosis.caller.kind == "unknown"
+    assert set(statuses(diagnosis, "orders").values()) == {401}
+    (problem,) = verdict(diagnosis, "orders").problems
+    assert problem.check == "client"
+    assert UNKNOWN_CLIENT in problem.reason and stack["storefront-client"] in problem.reason
+    assert "consumers" in problem.fix
     assert any("neither a consumer" in note for note in diagnosis.notes)
+
+
+def test_a_consumer_that_does_not_call_the_api_is_told_where_to_declare_the_call(
+    key, plan, config, stack
+):
+    reporting_client = plan["outputs"]["consumers"]["reporting"]["clientId"]
+    claims = app_claims(
+        stack,
+        aud=stack["inventory"],
+        oid=stack["reporting"],
+        azp=reporting_client,
+        roles=["Inventory.Read"],
+    )
+    diagnosis = run(key, plan, config, claims)
+    (problem,) = verdict(diagnosis, "inventory").problems
+    assert problem.check == "client"
+    assert "secure-api-calls:consumers[1].calls" in problem.fix
+
+
+def test_the_allowed_clients_are_read_from_the_deployed_policy_with_named_values_resolved(plan):
+    allowed = doctor.allowed_clients(plan)
+    consumers = plan["outputs"]["consumers"]
+    assert consumers["storefront"]["clientId"] in allowed["orders"]
+    assert consumers["reporting"]["clientId"] in allowed["orders"]
+    assert consumers["reporting"]["clientId"] not in allowed["inventory"]
+    assert AZURE_CLI in allowed["inventory"]
+    assert not any("{{" in client for ids in allowed.values() for client in ids)
 
 
 def test_a_graph_token_is_recognised_as_such(key, plan, config, stack):
@@ -291,10 +322,11 @@ def test_a_graph_token_is_recognised_as_such(key, plan, config, stack):
 def test_the_text_report_shows_facts_verdicts_and_that_the_signature_is_not_verified(
     key, plan, config, stack
 ):
-    claims = app_claims(stack, oid=stack["reporting"], roles=["Orders.Read"])
+    reporting_client = plan["outputs"]["consumers"]["reporting"]["clientId"]
+    claims = app_claims(stack, oid=stack["reporting"], azp=reporting_client, roles=["Orders.Read"])
     text = format_text(run(key, plan, config, claims))
     assert "signature NOT verified" in text
-    assert f"{STOREFRONT_CLIENT} → consumer reporting" in text
+    assert f"{reporting_client} → consumer reporting" in text
     assert "exp    2025-06-15 16:06:40 UTC (60 min from now)" in text
     assert "✔ list-orders   200" in text and "✘ create-order  403" in text
     assert "Forbidden. This operation requires the app role Orders.Write." in text

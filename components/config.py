@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from components import naming
+from components import azure_names, backend_url, naming
 from components.naming import PROJECT as PROJECT  # re-exported: the config namespace
 
 # First-party client IDs of the developer tools (reference: azure-facts.md). The Azure
@@ -209,8 +209,13 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
         add(("consumers", dup))
     for i, api in enumerate(config.apis):
         at = f"apis[{i}]"
-        if not api.backend_url.startswith("https://") or len(api.backend_url) <= 8:
-            add((f"{at}.backendUrl", f"must be an https:// URL (got '{api.backend_url}')"))
+        if problem := backend_url.problem(api.backend_url):
+            add(
+                (
+                    f"{at}.backendUrl",
+                    f"'{api.backend_url}' {problem}; expected {backend_url.SHAPE}",
+                )
+            )
         if dup := _unique([r.value for r in api.roles], "role value"):
             add((f"{at}.roles", dup))
         if api.scope.value in api.role_values:
@@ -219,6 +224,17 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
             add((at, "declare exactly one of 'operations' or 'openapi'"))
         if dup := _unique([op.id for op in api.operations], "operation id"):
             add((f"{at}.operations", dup))
+        if clash := _same_route(api.operations):
+            add((f"{at}.operations", clash))
+        if not api_has_callers(config, api.name):
+            add(
+                (
+                    at,
+                    f"API '{api.name}' has no caller: no consumer calls it and "
+                    "developers.tools is empty, so its policy could list no allowed client "
+                    "(client-application-ids); add a consumer call or a developer tool",
+                )
+            )
         for j, op in enumerate(api.operations):
             for role in op.roles:
                 if role not in api.role_values:
@@ -263,6 +279,27 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
                     )
     problems.extend(_check_names(config, stack))
     return problems
+
+
+def api_has_callers(config: StackConfig, api: str) -> bool:
+    """Someone the API's <client-application-ids> can list: a consumer or a developer tool."""
+    calls = any(call.api == api for consumer in config.consumers for call in consumer.calls)
+    return calls or bool(config.developers.tools)
+
+
+def _same_route(operations: tuple[Operation, ...]) -> str | None:
+    """APIM refuses a second operation with the same method and URL template ("Operation with
+    the same method and URL template already exists"); parameter names do not make it new."""
+    seen: dict[tuple[str, str], str] = {}
+    for op in operations:
+        route = (op.method, re.sub(r"\{[^{}]*\}", "{}", op.url_template))
+        if route in seen:
+            return (
+                f"operations '{seen[route]}' and '{op.id}' share {op.method} "
+                f"{op.url_template} (parameter names aside); APIM refuses the second one"
+            )
+        seen[route] = op.id
+    return None
 
 
 def _member_types(api: Api, value: str) -> tuple[str, ...]:
@@ -313,18 +350,51 @@ def openapi_operation_ids(document: Any) -> list[str]:
 
 
 def _check_names(config: StackConfig, stack: str) -> list[tuple[str, str]]:
-    """Derived Azure names must fit Azure's length rules for this stack name."""
-    problems = []
+    """Every derived Azure name must fit Azure's rules (azure_names.py) for this stack name;
+    a problem names the config key whose value made the name."""
     if not re.fullmatch(r"[a-z0-9]{1,12}", stack):
-        problems.append(("stack", f"stack name '{stack}' must be 1-12 lowercase letters/digits"))
-        return problems
+        return [("stack", f"stack name '{stack}' must be 1-12 lowercase letters/digits")]
     names = naming.Names(config.name_prefix, stack)
-    if len(names.key_vault) > 24:
-        problems.append(("namePrefix", f"Key Vault name '{names.key_vault}' exceeds 24 characters"))
+    checks: list[tuple[str, str, str]] = [  # (config key, rule, name)
+        (
+            "resourceGroup.name" if config.resource_group.name else "namePrefix",
+            "resource_group",
+            config.resource_group.name or names.resource_group,
+        ),
+        (
+            "gateway.name" if config.gateway.name else "namePrefix",
+            "api_management",
+            config.gateway.name or names.api_management,
+        ),
+        ("namePrefix", "key_vault", names.key_vault),
+        ("namePrefix", "app_service_plan", names.app_service_plan),
+        ("namePrefix", "log_workspace", names.log_workspace),
+        ("namePrefix", "app_insights", names.app_insights),
+    ]
+    for i, api in enumerate(config.apis):
+        checks += [
+            (f"apis[{i}].name", "apim_api", api.name),
+            (f"apis[{i}].name", "apim_backend", naming.backend_id(api.name)),
+            (f"apis[{i}].name", "apim_named_value", naming.audience_v1_named_value(api.name)),
+        ]
+        checks += [
+            (f"apis[{i}].operations[{j}].id", "apim_operation", op.id)
+            for j, op in enumerate(api.operations)
+        ]
     for i, consumer in enumerate(config.consumers):
-        if len(names.web_app(consumer.name)) > 60:
-            problems.append((f"consumers[{i}].name", "Web App name exceeds 60 characters"))
-    return problems
+        key = f"consumers[{i}].name"
+        checks += [
+            (key, "web_app", names.web_app(consumer.name)),
+            (key, "apim_named_value", naming.client_named_value(consumer.name)),
+        ]
+        for call in consumer.calls:
+            checks += [
+                (key, "apim_subscription", naming.subscription_id(call.api, consumer.name)),
+                (key, "key_vault_secret", naming.key_secret_name(call.api, consumer.name)),
+            ]
+    return [
+        (key, problem) for key, rule, name in checks if (problem := azure_names.problem(rule, name))
+    ]
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -78,7 +78,7 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "an http backend",
         lambda c: c["apis"][0].update(backendUrl="http://orders.example"),
-        "config secure-api-calls:apis[0].backendUrl: must be an https:// URL",
+        "config secure-api-calls:apis[0].backendUrl: 'http://orders.example' must be an https://",
     ),
     (
         "a consumer role the API does not define",
@@ -153,12 +153,69 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "a name prefix too long for the Key Vault name",
         lambda c: c.update(namePrefix="contosoabc"),
-        "config secure-api-calls:namePrefix: Key Vault name 'kv-contosoabc-longstack12' exceeds 24",
+        "config secure-api-calls:namePrefix: Key Vault name 'kv-contosoabc-longstack12' has 25 "
+        "characters; Azure allows 3-24",
     ),
     (
         "a scope value equal to a role value",
         lambda c: c["apis"][0].update(scope={"value": "Orders.Read"}),
         "config secure-api-calls:apis[0].scope.value: must differ from every app role value",
+    ),
+    (
+        "two operations on one route",
+        lambda c: c["apis"][0]["operations"].append(
+            {
+                "id": "fetch-order",
+                "method": "GET",
+                "urlTemplate": "/orders/{id}",
+                "roles": ["Orders.Read"],
+            }
+        ),
+        "config secure-api-calls:apis[0].operations: operations 'get-order' and 'fetch-order' "
+        "share GET /orders/{id} (parameter names aside); APIM refuses the second one",
+    ),
+    (
+        "a backend host with a space",
+        lambda c: c["apis"][0].update(backendUrl="https://orders backend.example/api"),
+        "config secure-api-calls:apis[0].backendUrl: 'https://orders backend.example/api' "
+        "contains a space",
+    ),
+    (
+        "a backend URL with credentials",
+        lambda c: c["apis"][0].update(backendUrl="https://svc:pw@orders.example"),
+        "config secure-api-calls:apis[0].backendUrl: 'https://svc:pw@orders.example' must not "
+        "carry a user name or password",
+    ),
+    (
+        "a backend URL with an impossible port",
+        lambda c: c["apis"][0].update(backendUrl="https://orders.example:70000/api"),
+        "config secure-api-calls:apis[0].backendUrl: 'https://orders.example:70000/api' port",
+    ),
+    (
+        "a backend host that is no DNS name",
+        lambda c: c["apis"][0].update(backendUrl="https://orders_backend.example"),
+        "config secure-api-calls:apis[0].backendUrl: 'https://orders_backend.example' host "
+        "'orders_backend.example' is not a DNS name",
+    ),
+    (
+        "an API nobody may call",
+        lambda c: (
+            c["developers"].update(tools=[], groups=[]),
+            c["consumers"][0]["calls"].pop(1),
+        ),
+        "config secure-api-calls:apis[1]: API 'inventory' has no caller",
+    ),
+    (
+        "a resource group name ending with a period",
+        lambda c: c.update(resourceGroup={"name": "rg-contoso."}),
+        "config secure-api-calls:resourceGroup.name: resource group name 'rg-contoso.' must be",
+    ),
+    (
+        "restore on an existing gateway",
+        lambda c: c.update(
+            gateway={"mode": "existing", "name": "apim-x", "resourceGroup": "rg", "restore": True}
+        ),
+        "config secure-api-calls:gateway: restore applies to mode 'create' only",
     ),
     (
         "a soft-delete retention out of range",

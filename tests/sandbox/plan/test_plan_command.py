@@ -80,7 +80,7 @@ def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Pat
         ),
         (
             lambda c: c["secure-api-calls:apis"][1].update(backendUrl="http://inventory.example"),
-            "error: config secure-api-calls:apis[1].backendUrl: must be an https:// URL",
+            "error: config secure-api-calls:apis[1].backendUrl: 'http://inventory.example' must be",
         ),
     ],
     ids=["misspelled key", "unknown operation role", "unknown API", "http backend"],

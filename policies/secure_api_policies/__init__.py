@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import api_management, entra, gateway_policy_xml, role_coverage, stack_rules, web_app
+from . import (
+    api_management,
+    entra,
+    gateway_policy_xml,
+    preflight,
+    role_coverage,
+    stack_rules,
+    web_app,
+)
 from ._common import SECRET, UNKNOWN, StackResource, Violation
 from .catalog import RULES, RuleInfo
 
@@ -33,6 +41,7 @@ def all_policies() -> list[Policy]:
         *entra.policies(),
         *stack_rules.policies(),
         *role_coverage.policies(),
+        *preflight.policies(),
     ]
     names = [p.name for p in policies]
     # A rule added in code but not in the catalogue (or the reverse) would silently lose its

@@ -161,7 +161,13 @@ StackCheck = Callable[[Sequence[StackResource]], list[Violation]]
 
 def _description(name: str) -> str:
     info = RULES[name]
-    return f"{info.title} (rule {info.number}; mirrors {info.mirrors})"
+    note = f" {info.note}" if info.note else ""
+    if info.group == "deployability":
+        return (
+            f"Deployability (preflight): {info.title} (rule {info.number}; source: "
+            f"{info.mirrors}).{note}"
+        )
+    return f"{info.title} (rule {info.number}; mirrors {info.mirrors}){note}"
 
 
 def _common_kwargs(name: str) -> dict[str, Any]:
@@ -171,8 +177,17 @@ def _common_kwargs(name: str) -> dict[str, Any]:
         "description": _description(name),
         "enforcement_level": info.enforcement_level,
         "severity": info.severity,
-        "tags": ["secure-api-calls", f"rule-{info.number}"],
+        "tags": ["secure-api-calls", info.group, f"rule-{info.number}"],
     }
+
+
+def _cited(name: str) -> Callable[[str], str]:
+    """How a rule's messages read: a preflight finding names where the refusal comes from,
+    because the reader has to trust a verdict about a service they cannot run offline."""
+    info = RULES[name]
+    if info.group != "deployability":
+        return lambda message: message
+    return lambda message: f"{message} (source: {info.mirrors})"
 
 
 def resource_policy(
@@ -194,6 +209,8 @@ def configured_resource_policy(
     checks: Mapping[str, ConfiguredResourceCheck],
     config_schema: PolicyConfigSchema | None,
 ) -> ResourceValidationPolicy:
+    cite = _cited(name)
+
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         check = checks.get(args.resource_type)
         if check is None:
@@ -201,7 +218,7 @@ def configured_resource_policy(
         props = to_plain(args.props)
         config = to_plain(args.get_config())
         for message in check(props, label(args.resource_type, args.name), config):
-            report_violation(message, None)
+            report_violation(cite(message), None)
 
     return ResourceValidationPolicy(
         validate=validate, config_schema=config_schema, **_common_kwargs(name)
@@ -227,8 +244,10 @@ def stack_resources(resources: Iterable[PolicyResource]) -> list[StackResource]:
 
 
 def stack_policy(name: str, check: StackCheck) -> StackValidationPolicy:
+    cite = _cited(name)
+
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         for violation in check(stack_resources(args.resources)):
-            report_violation(violation.message, violation.urn)
+            report_violation(cite(violation.message), violation.urn)
 
     return StackValidationPolicy(validate=validate, **_common_kwargs(name))

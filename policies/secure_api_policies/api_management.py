@@ -25,9 +25,15 @@ LEGACY_PROTOCOL_KEYS = tuple(
 TRIPLE_DES_KEY = f"{_SECURITY}.Ciphers.TripleDes168"
 
 
+# "The following tiers don't support changes to the default cipher configuration:
+# Consumption, Basic v2, Standard v2, Premium v2" (learn.microsoft.com/azure/api-management/
+# api-management-howto-manage-protocols-ciphers): the platform's defaults apply there, and
+# demanding the switches would contradict preflight rule 39, which refuses them.
+FIXED_CIPHER_TIERS = ("Consumption", "BasicV2", "StandardV2", "PremiumV2")
+
+
 def _consumption(props: Props) -> bool:
-    # The Consumption tier rejects customProperties and never offers the legacy protocols.
-    return bool(get_path(props, "sku", "name") == "Consumption")
+    return get_path(props, "sku", "name") in FIXED_CIPHER_TIERS
 
 
 def _custom_properties_off(props: Props, who: str, keys: tuple[str, ...], why: str) -> list[str]:

@@ -2,6 +2,11 @@
 
 Kept apart from the rule code so a security reviewer can map every policy name to its
 number and to the scanner / Azure Policy IDs it mirrors without reading any logic.
+
+Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs) and
+`deployability` (rules 36 on, "preflight": what Resource Manager or Microsoft Graph refuse at
+deploy time). For a deployability row `mirrors` holds the *source* of the refusal (an issue
+thread or a documentation page), so every report that prints it names where it comes from.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Literal
 from pulumi_policy import EnforcementLevel, Severity
 
 Level = Literal["mandatory", "advisory"]
+Group = Literal["security", "deployability"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,8 @@ class RuleInfo:
     severity: Severity
     level: Level
     title: str
+    group: Group = "security"
+    note: str = ""  # how a rule decides what it cannot see directly; shown in its description
 
     @property
     def enforcement_level(self) -> EnforcementLevel:
@@ -32,6 +40,7 @@ class RuleInfo:
 _H, _M, _L, _C = Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.CRITICAL
 _MAN: Level = "mandatory"
 _ADV: Level = "advisory"
+_DEPLOY: Group = "deployability"
 
 RULES: dict[str, RuleInfo] = {
     "webapp-https-only": RuleInfo(
@@ -210,5 +219,81 @@ RULES: dict[str, RuleInfo] = {
         _H,
         _MAN,
         "Federated credentials name an exact subject, the expected issuer and audience",
+    ),
+    # --- deployability (preflight): `mirrors` is the source of the refusal ----------------
+    "preflight-apim-client-certificate": RuleInfo(
+        36,
+        "ARM NotSupported; pulumi/pulumi-azure-native#1741, #1865",
+        _H,
+        _MAN,
+        "API Management outside Consumption does not send enableClientCertificate=false",
+        _DEPLOY,
+    ),
+    "preflight-key-vault-reference-resolves": RuleInfo(
+        37,
+        "learn.microsoft.com/azure/app-service/app-service-key-vault-references",
+        _H,
+        _MAN,
+        "Key Vault references are written only after the site's identity can read the secret",
+        _DEPLOY,
+        "A WebApp's own siteConfig never qualifies (its system identity does not exist before "
+        "it); a settings resource must depend, directly or transitively, on a RoleAssignment "
+        "of Key Vault Secrets User, Secrets Officer or Administrator to the site's identity "
+        "whose scope covers the vault or secret; a scope or role unknown at preview counts",
+    ),
+    "preflight-apim-operation-unique": RuleInfo(
+        38,
+        "APIM ValidationError on urlTemplate; Azure/apiops#670, "
+        "Azure/azure-api-management-devops-resource-kit#346",
+        _H,
+        _MAN,
+        "No two operations of one API share a method and URL template",
+        _DEPLOY,
+    ),
+    "preflight-apim-v2-cipher-settings": RuleInfo(
+        39,
+        "learn.microsoft.com/azure/api-management/api-management-howto-manage-protocols-ciphers",
+        _H,
+        _MAN,
+        "Consumption and v2 tiers get no protocol or cipher customProperties",
+        _DEPLOY,
+    ),
+    "preflight-key-vault-deletion-protection": RuleInfo(
+        40,
+        "ARM BadRequest; Azure/azure-rest-api-specs#18106, "
+        "learn.microsoft.com/azure/key-vault/general/soft-delete-change",
+        _H,
+        _MAN,
+        "Key Vaults never send enableSoftDelete=false or enablePurgeProtection=false",
+        _DEPLOY,
+    ),
+    "preflight-app-role-group-licence": RuleInfo(
+        41,
+        "learn.microsoft.com/entra/identity-platform/howto-add-app-roles-in-apps",
+        _L,
+        _ADV,
+        "App roles assigned to principals outside the stack (groups need Entra ID P1/P2)",
+        _DEPLOY,
+        "Heuristic: a principalObjectId computed from a stack resource (a Web App or gateway "
+        "identity, a service principal) or equal to one's ID is a stack principal and passes; "
+        "a group of the stack, or a literal object ID matching nothing in the stack (it may be "
+        "a group), is reported",
+    ),
+    "preflight-azure-name-limits": RuleInfo(
+        42,
+        "learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules",
+        _H,
+        _MAN,
+        "Resource names and API Management IDs stay within Azure's length and character rules",
+        _DEPLOY,
+        "Names unknown at preview, or left to auto-naming, are skipped",
+    ),
+    "preflight-role-assignment-principal-type": RuleInfo(
+        43,
+        "ARM UnmatchedPrincipalType; Azure/modern-web-app-pattern-dotnet#129",
+        _H,
+        _MAN,
+        "Role assignments to managed identities send principalType=ServicePrincipal",
+        _DEPLOY,
     ),
 }

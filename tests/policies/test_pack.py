@@ -42,7 +42,7 @@ def run_resource(name: str, type_: str, props: dict[str, Any]) -> list[str]:
 
 
 def test_every_row_of_the_rule_table_has_a_policy() -> None:
-    assert {info.number for info in RULES.values()} == set(range(1, 36))
+    assert {info.number for info in RULES.values()} == set(range(1, 44))
     assert sorted(p.name for p in all_policies()) == sorted(RULES)
 
 
@@ -81,6 +81,10 @@ def test_stack_rules_are_stack_policies() -> None:
         "entra-app-role-values-unique",
         "entra-consumer-identity-has-direct-role",
         "entra-required-roles-defined",
+        "preflight-key-vault-reference-resolves",
+        "preflight-apim-operation-unique",
+        "preflight-app-role-group-licence",
+        "preflight-role-assignment-principal-type",
     }
     for policy in all_policies():
         expected = StackValidationPolicy if policy.name in stack_rules else ResourceValidationPolicy

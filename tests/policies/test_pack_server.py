@@ -82,3 +82,48 @@ def test_analyze_stack_reports_against_the_resource_urn(
     response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[web]))
     ftp = [d for d in response.diagnostics if d.policyName == "webapp-ftp-basic-auth-disabled"]
     assert [d.urn for d in ftp] == ["urn:web"]
+
+
+def test_preflight_rules_run_in_the_pack_with_their_group_and_source(
+    analyzer: analyzer_pb2_grpc.AnalyzerStub,
+) -> None:
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    described = {p.name: p.description for p in info.policies}
+    source = RULES["preflight-apim-client-certificate"].mirrors
+    assert described["preflight-apim-client-certificate"].startswith("Deployability (preflight)")
+    request = analyzer_pb2.AnalyzeRequest(
+        type="azure-native:apimanagement:ApiManagementService",
+        properties=struct(
+            {
+                "serviceName": "apim-dev",
+                "sku": {"name": "Developer"},
+                "enableClientCertificate": False,
+            }
+        ),
+        urn="urn:pulumi:dev::secure-api-calls::azure-native:apimanagement:ApiManagementService::gw",
+        name="gw",
+    )
+    diagnostics = {d.policyName: d for d in analyzer.Analyze(request).diagnostics}
+    flag = diagnostics["preflight-apim-client-certificate"]
+    assert flag.enforcementLevel == MANDATORY
+    assert flag.message.endswith(f"(source: {source})")
+
+
+def test_preflight_stack_rules_run_over_the_engines_resource_graph(
+    analyzer: analyzer_pb2_grpc.AnalyzerStub,
+) -> None:
+    def operation(name: str, template: str) -> analyzer_pb2.AnalyzerResource:
+        props = {"serviceName": "apim", "apiId": "orders", "method": "GET", "urlTemplate": template}
+        return analyzer_pb2.AnalyzerResource(
+            type="azure-native:apimanagement:ApiOperation",
+            properties=struct(props),
+            urn=f"urn:{name}",
+            name=name,
+        )
+
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[operation("a", "/orders/{id}"), operation("b", "/orders/{orderId}")]
+    )
+    response = analyzer.AnalyzeStack(request)
+    found = [d for d in response.diagnostics if d.policyName == "preflight-apim-operation-unique"]
+    assert [d.urn for d in found] == ["urn:b"]

@@ -21,7 +21,6 @@ from components.consumer_app import (
     ConsumerApp,
     ConsumerAppArgs,
     KeyAccess,
-    api_settings,
 )
 from components.gateway import Gateway, GatewayArgs
 from components.gateway_clients import Caller, GatewayClients, GatewayClientsArgs
@@ -218,7 +217,6 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
             "grantedRoles": {call.api: list(call.roles) for call in consumer.calls},
             # What the site's settings say (no secret among them): for `pulumi stack output`,
             # which the consumer library points to for a local run.
-            "apiSettings": api_settings(calls),
         }
 
     clients = GatewayClients(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import struct_pb2  # type: ignore[import-untyped]  # no stubs pinned
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_in_stack
@@ -52,6 +53,32 @@ class ProgramRun:
     notes: tuple[str, ...] = ()  # warnings about the config, to show on stderr
 
 
+# The wire protocol's signature key and secret signature (sdk/go/common/resource/sig/sig.go:
+# Key, Secret; the Python SDK's pulumi/runtime/rpc.py `_special_sig_key`, `_special_secret_sig`).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def decode(value: Any) -> Any:
+    """An RPC value as plain Python, with each secret kept where it was marked.
+
+    `rpc.deserialize_properties` pushes a nested secret up to the whole enclosing object or list
+    (the Python runtime can only mark top-level outputs secret), so one secret setting would mask
+    a site's every setting. The engine keeps the marker on the value itself (a PropertyValue is
+    secret at any depth, sdk/go/common/resource/properties.go), and that is what a plan records.
+    """
+    if isinstance(value, struct_pb2.ListValue):
+        return [decode(item) for item in value]
+    if isinstance(value, struct_pb2.Struct):
+        if SIG_KEY in value:
+            if value[SIG_KEY] == SECRET_SIG:
+                return rpc.wrap_rpc_secret(decode(value["value"]))
+            return rpc.deserialize_properties(value, keep_unknowns=True)  # assets, references
+        decoded = {key: decode(item) for key, item in value.items()}
+        return {key: item for key, item in decoded.items() if item is not None}
+    return rpc.deserialize_property(value, keep_unknowns=True)
+
+
 def reveal(value: Any, mask: bool) -> Any:
     """Turn the RPC form into plain JSON values, masking secrets (or unwrapping them)."""
     if rpc.is_rpc_secret(value):
@@ -81,7 +108,7 @@ class RecordingMonitor(MockMonitor):
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
             return response
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = decode(request.object)
         state = self.resources[response.urn].state
         self.run.resources.append(
             Registration(
@@ -104,18 +131,35 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
         if request.urn == self.stack_urn:
-            outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+            outputs = decode(request.outputs)
             self.run.outputs = reveal(outputs, mask=True)
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def _mask_like(state: Any, inputs: Any) -> Any:
-    """Outputs echo inputs: keep an input's secrecy on the matching output value."""
+    """Outputs echo inputs: keep an input's secrecy on the matching output value, at the same
+    depth. The mock monitor hands the mocks inputs with nested secrets pushed up to their
+    enclosing object, so an echoed object comes back wholly secret; where the input itself is
+    not secret but holds one, unwrap it and mark only what the input marked."""
     if rpc.is_rpc_secret(inputs):
-        return rpc.wrap_rpc_secret(state)
+        return rpc.wrap_rpc_secret(rpc.unwrap_rpc_secret(state))
+    if rpc.is_rpc_secret(state) and _holds_secret(inputs):
+        state = rpc.unwrap_rpc_secret(state)
     if isinstance(state, dict) and isinstance(inputs, dict):
         return {key: _mask_like(value, inputs.get(key)) for key, value in state.items()}
+    if isinstance(state, list) and isinstance(inputs, list) and len(state) == len(inputs):
+        return [_mask_like(value, given) for value, given in zip(state, inputs, strict=True)]
     return state
+
+
+def _holds_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    return False
 
 
 def _ensure_event_loop() -> None:

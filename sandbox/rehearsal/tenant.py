@@ -139,13 +139,10 @@ def _subscription_chain(resources: list[dict[str, Any]]) -> dict[str, str]:
     return chain
 
 
-def _site_settings(
-    site: dict[str, Any], settings: list[dict[str, Any]], exported: Mapping[str, Any]
-) -> dict[str, str]:
+def _site_settings(site: dict[str, Any], settings: list[dict[str, Any]]) -> dict[str, str]:
     """The app settings of one Web App: its WebAppApplicationSettings resource (the one whose
-    `name` is the site's), or, where the plan masks that map as a whole because one value in
-    it is secret (the App Insights connection string), the stack output `apiSettings`, built
-    by the same function from the same values."""
+    `name` is the site's), as deployed. A secret value in it (the App Insights connection
+    string) is masked on its own; the rehearsal reads only the API_* settings."""
     name = _values(site).get("name")
     mine = [r for r in settings if _values(r).get("name") == name]
     if len(mine) != 1:
@@ -154,9 +151,12 @@ def _site_settings(
             f"found {len(mine)}"
         )
     properties = _values(mine[0]).get("properties")
-    if isinstance(properties, Mapping):
-        return {str(k): str(v) for k, v in properties.items()}
-    return {str(k): str(v) for k, v in (exported.get("apiSettings") or {}).items()}
+    if not isinstance(properties, Mapping):
+        raise SandboxError(
+            f"{mine[0]['urn']}: its properties are not readable in the plan (masked as a "
+            "whole?); re-create the plan with `secure-api-calls plan`"
+        )
+    return {str(k): str(v) for k, v in properties.items()}
 
 
 def _consumer(
@@ -176,7 +176,7 @@ def _consumer(
     # The managed identity's client ID as the stack deployed it (Graph's appId, looked up by
     # the program): the emulated gateway's <client-application-ids> check then is the real one.
     client_id = _need(facts.get("clientId"), f"outputs.consumers.{name}.clientId")
-    settings = _site_settings(resource, settings_resources, facts)
+    settings = _site_settings(resource, settings_resources)
     by_setting: dict[str, str] = {}
     for setting, value in settings.items():
         if not setting.endswith("_SUBSCRIPTION_KEY"):

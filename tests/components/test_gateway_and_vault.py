@@ -44,7 +44,7 @@ def test_subscription_keys_never_appear_in_the_plan(
 
     text = json.dumps(dev_plan)
     for secret in of_type(dev_plan, ":Secret"):
-        assert secret["inputs"]["properties"] == "[secret]"
+        assert secret["inputs"]["properties"]["value"] == "[secret]"
     for generator in of_type(dev_plan, ":RandomPassword"):
         assert generator["outputs"]["result"] == "[secret]"
         key = revealed_dev.returned[generator["name"]]["result"]

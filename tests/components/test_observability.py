@@ -48,8 +48,12 @@ def test_insights_is_workspace_based_and_consumers_are_instrumented(
 def test_the_connection_string_is_secret_wherever_it_goes(dev_plan: dict[str, Any]) -> None:
     text = str(dev_plan["resources"])
     connection = named(dev_plan, "observability-insights")["outputs"]["connectionString"]
-    assert named(dev_plan, "observability-apim-logger")["inputs"]["credentials"] == "[secret]"
-    assert named(dev_plan, "reporting-app-settings")["inputs"]["properties"] == "[secret]"
+    logger = named(dev_plan, "observability-apim-logger")["inputs"]["credentials"]
+    assert logger == {"connectionString": "[secret]"}
+    settings = named(dev_plan, "reporting-app-settings")["inputs"]["properties"]
+    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "[secret]"
+    # Only the secret value is masked: the Key Vault reference beside it stays reviewable.
+    assert settings["API_ORDERS_SUBSCRIPTION_KEY"].startswith("@Microsoft.KeyVault(")
     # Only the App Insights resource's own output shows it (the provider does not mark it).
     assert text.count(connection) == 1
 

@@ -1,11 +1,9 @@
 """`sandbox check` over the real dev plan brought back to each deploy-time refusal.
 
-The plan is the one the program makes under mocks (session fixture `dev_plan`). Each test starts
-from `deployable(plan)`: the dev plan with the two fixes issue 8 asks of the program applied by
-hand (no `enableClientCertificate: false`; the Key Vault references moved out of `siteConfig`
-into a `WebAppApplicationSettings` that depends on the reader grants), so these tests do not
-depend on when the program's own fix lands. Then one finding is put back, and `check` must fail
-naming the preflight rule and its source.
+The plan is the one the program makes under mocks (session fixture `dev_plan`), which sends no
+`enableClientCertificate` and keeps the Key Vault references in a `WebAppApplicationSettings`
+that depends on the reader grants. Each test puts one deploy-time refusal back, and `check`
+must fail naming the preflight rule and its source.
 """
 
 from __future__ import annotations
@@ -41,44 +39,15 @@ def edit(plan: Plan, name: str, change: Callable[[dict[str, Any]], None]) -> Pla
     return plan
 
 
-def _settings_for(plan: Plan, site: dict[str, Any]) -> dict[str, Any]:
-    """A WebAppApplicationSettings holding all of `site`'s app settings, after its grants."""
-    pairs = site["inputs"]["siteConfig"].pop("appSettings")
-    site["outputs"]["siteConfig"].pop("appSettings", None)
-    grants = [
-        g["urn"]
-        for g in resources_of(plan, ":authorization:RoleAssignment")
-        if site["urn"] in g["propertyDependencies"].get("principalId", [])
-    ]
-    inputs = {
-        "name": site["inputs"]["name"],
-        "resourceGroupName": site["inputs"]["resourceGroupName"],
-        "properties": {p["name"]: p["value"] for p in pairs},
-    }
-    type_ = "azure-native:web:WebAppApplicationSettings"
-    parent_types = site["urn"].split("::")[2].rsplit("$", 1)[0]
-    name = f"{site['name']}-settings"
-    return {
-        "urn": f"urn:pulumi:dev::secure-api-calls::{parent_types}${type_}::{name}",
-        "type": type_,
-        "name": name,
-        "parent": site["parent"],
-        "custom": True,
-        "inputs": inputs,
-        "outputs": copy.deepcopy(inputs),
-        "dependencies": sorted({site["urn"], *grants}),
-        "propertyDependencies": {"name": [site["urn"]]},
-    }
-
-
 def deployable(plan: Plan) -> Plan:
-    """The dev plan as issue 8's program fixes make it (applied here by hand)."""
+    """The dev plan as the program makes it, which must already be deployable: no
+    `enableClientCertificate`, and no Key Vault reference in a site's own `siteConfig`."""
     plan = copy.deepcopy(plan)
     for service in resources_of(plan, ":ApiManagementService"):
-        service["inputs"].pop("enableClientCertificate", None)
-        service["outputs"].pop("enableClientCertificate", None)
+        assert "enableClientCertificate" not in service["inputs"]
     for site in resources_of(plan, ":web:WebApp"):
-        plan["resources"].append(_settings_for(plan, site))
+        assert "appSettings" not in site["inputs"].get("siteConfig", {})
+    assert resources_of(plan, ":web:WebAppApplicationSettings")
     return plan
 
 
@@ -102,7 +71,7 @@ def plan(dev_plan: Plan) -> Plan:
     return deployable(dev_plan)
 
 
-def test_the_dev_plan_with_issue_8s_fixes_passes_every_mandatory_rule(plan: Plan) -> None:
+def test_the_dev_plan_passes_every_mandatory_rule(plan: Plan) -> None:
     report = run_check(plan, {})
     assert not report.mandatory_failed, format_text(report)
     assert not any(KV_PREFIX in str(r["inputs"].get("siteConfig")) for r in plan["resources"])

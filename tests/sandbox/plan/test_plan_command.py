@@ -42,7 +42,7 @@ def test_preview_shows_the_tree_outputs_and_summary() -> None:
     assert "Outputs:" in result.stdout and "appScope: api://" in result.stdout
     assert "Offline plan: no cloud was contacted." in result.stdout
     assert "Secrets masked (values never written or shown):" in result.stdout
-    assert "key-vault-apim-key-orders-storefront: inputs.properties" in result.stdout
+    assert "key-vault-apim-key-orders-storefront: inputs.properties.value" in result.stdout
 
 
 def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Path) -> None:
@@ -55,10 +55,17 @@ def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Pat
     # The keys wherever they go (generator, subscription, Key Vault secret), and the App
     # Insights connection string wherever it goes (logger, Web App settings).
     where = {path.split("#")[1] for path in plan["masked"]}
+    # Each secret is masked where it was marked, not its enclosing object.
     assert where == {
         f"{side}.{prop}"
         for side in ("inputs", "outputs")
-        for prop in ("properties", "primaryKey", "secondaryKey", "credentials")
+        for prop in (
+            "properties.value",
+            "properties.APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "primaryKey",
+            "secondaryKey",
+            "credentials.connectionString",
+        )
     } | {"outputs.result", "outputs.bcryptHash"}
     assert len(plan["masked"]) == 36
 

@@ -73,23 +73,22 @@ def test_developer_groups_get_a_synthetic_member_and_the_rehearsals_own_actors(t
 
 def test_a_subscription_key_setting_that_is_not_a_key_vault_reference_is_refused(dev_plan):
     broken = copy.deepcopy(dev_plan)
-    for facts in broken["outputs"]["consumers"].values():
-        for setting in facts["apiSettings"]:
-            if setting.endswith("_SUBSCRIPTION_KEY"):
-                facts["apiSettings"][setting] = "literal-key"
+    for resource in of_type(broken, ":WebAppApplicationSettings"):
+        for side in ("inputs", "outputs"):
+            properties = resource[side]["properties"]
+            for setting in properties:
+                if setting.endswith("_SUBSCRIPTION_KEY"):
+                    properties[setting] = "literal-key"
     with pytest.raises(SandboxError, match="not a Key Vault reference"):
         tenant_from_plan(broken)
 
 
-def test_readable_settings_come_from_the_sites_settings_resource(dev_plan):
-    # The plan masks the whole map today (one value is secret); once a value-level mask keeps
-    # the rest readable, the resource, not the stack output, is what the rehearsal believes.
+def test_the_settings_come_from_the_sites_settings_resource(dev_plan):
     readable = copy.deepcopy(dev_plan)
-    outputs = readable["outputs"]["consumers"]["reporting"]["apiSettings"]
     for resource in of_type(readable, ":WebAppApplicationSettings"):
         if resource["inputs"]["name"] == "app-contoso-reporting-dev":
-            resource["inputs"]["properties"] = {**outputs, "EXTRA": "from-the-resource"}
-            resource["outputs"]["properties"] = resource["inputs"]["properties"]
+            for side in ("inputs", "outputs"):
+                resource[side]["properties"]["EXTRA"] = "from-the-resource"
     assert tenant_from_plan(readable).consumer("reporting").app_settings["EXTRA"] == (
         "from-the-resource"
     )

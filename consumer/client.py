@@ -33,7 +33,13 @@ from azure.core.pipeline.policies import (
 from azure.core.rest import HttpRequest, HttpResponse
 
 from .app_settings import AZURE_CLIENT_ID, ApiSettings, read_settings
-from .errors import GatewayError, GatewayUnreachableError, explain_token_failure, gateway_message
+from .errors import (
+    GatewayError,
+    GatewayUnreachableError,
+    TokenAcquisitionError,
+    explain_token_failure,
+    gateway_message,
+)
 
 __version__ = "0.1.0"
 USER_AGENT = f"secure-api-calls-consumer/{__version__}"
@@ -87,7 +93,7 @@ class ApiClient:
     def __init__(
         self,
         settings: ApiSettings,
-        credential: TokenCredential,
+        credential: TokenCredential | None,
         *,
         retry_total: int = 3,
         max_retry_after: float = 10.0,
@@ -99,6 +105,11 @@ class ApiClient:
     ) -> None:
         """`pipeline_kwargs` go to PipelineClient (e.g. `transport=` in tests).
 
+        `credential=None` sends no Authorization header and an empty `subscription_key` no
+        key header: what `secure-api-calls verify` needs to show the gateway refusing calls
+        that lack either (it passes the headers it wants per request). A consumer always
+        passes both.
+
         `http_logging=True` adds azure-core's HttpLoggingPolicy, which redacts the
         Authorization and subscription-key headers. NetworkTraceLoggingPolicy is left out on
         purpose: it logs raw headers, i.e. the bearer token and the key.
@@ -107,9 +118,10 @@ class ApiClient:
         self._credential = credential
         self._owns_credential = owns_credential
         self._timeouts = {"connection_timeout": connection_timeout, "read_timeout": read_timeout}
+        key = settings.subscription_key
         policies: list[Any] = [
             RequestIdPolicy(),
-            HeadersPolicy({settings.subscription_key_header: settings.subscription_key}),
+            HeadersPolicy({settings.subscription_key_header: key} if key else {}),
             UserAgentPolicy(USER_AGENT),
             GatewayRetryPolicy(
                 retry_total=retry_total,
@@ -118,10 +130,11 @@ class ApiClient:
                 max_retry_after=max_retry_after,
                 timeout=60,
             ),
-            # Inside the retry loop so every attempt carries a valid (cached) token.
-            BearerTokenCredentialPolicy(credential, settings.scope),
-            DistributedTracingPolicy(),
         ]
+        if credential is not None:
+            # Inside the retry loop so every attempt carries a valid (cached) token.
+            policies.append(BearerTokenCredentialPolicy(credential, settings.scope))
+        policies.append(DistributedTracingPolicy())
         if http_logging:
             policies.append(HttpLoggingPolicy())
         # No RedirectPolicy: a gateway API has no business redirecting, and following one
@@ -151,11 +164,15 @@ class ApiClient:
         return cls(settings, credential, owns_credential=owns, **kwargs)
 
     @property
-    def credential(self) -> TokenCredential:
+    def credential(self) -> TokenCredential | None:
         return self._credential
 
     def token(self) -> AccessToken:
         """A token for the API's scope, as the pipeline would send it (for diagnostics)."""
+        if self._credential is None:
+            raise TokenAcquisitionError(
+                self.settings.scope, "this client sends no token", "pass a credential"
+            )
         try:
             return self._credential.get_token(self.settings.scope)
         except ClientAuthenticationError as error:
@@ -190,8 +207,9 @@ class ApiClient:
             headers=dict(headers) if headers else None,
         )
         options: dict[str, Any] = dict(self._timeouts)
-        if self.settings.is_loopback:
-            options["enforce_https"] = False  # the bearer policy refuses http otherwise
+        if self.settings.is_loopback and self._credential is not None:
+            # The bearer policy refuses http otherwise (and is the one that reads the option).
+            options["enforce_https"] = False
         try:
             response = self._client.send_request(request, **options)
         except ClientAuthenticationError as error:
@@ -217,7 +235,7 @@ class ApiClient:
 
     def close(self) -> None:
         self._client.close()
-        if self._owns_credential:
+        if self._owns_credential and self._credential is not None:
             close = getattr(self._credential, "close", None)
             if callable(close):
                 close()

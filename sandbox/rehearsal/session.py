@@ -10,13 +10,18 @@ expectations come from the config's intent (`sandbox.rehearsal.scenarios`).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from components.config import PROJECT, ConfigError, StackConfig, decode_values, parse_config
 from sandbox.errors import SandboxError
@@ -25,7 +30,7 @@ from sandbox.program.runner import PROJECT_DIR, read_stack_config
 from sandbox.rehearsal.emulators.issuer import Clock
 from sandbox.rehearsal.report import RehearsalReport, format_json, format_table
 from sandbox.rehearsal.run import run_scenarios
-from sandbox.rehearsal.scenarios import build_scenarios
+from sandbox.rehearsal.scenarios import build_scenarios, intended_operations
 from sandbox.rehearsal.servers import Rehearsal
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "run_rehearsal",
     "serve",
     "serve_forever",
+    "stack_outputs",
 ]
 
 
@@ -80,7 +86,7 @@ def run_rehearsal(
         if serve:
             stream = out or sys.stdout
             stream.write(f"# rehearsal: {report.summary()}\n")
-            serve_forever(rehearsal, out=stream, stop=stop)
+            serve_forever(rehearsal, intent, plan["outputs"], out=stream, stop=stop)
     return report
 
 
@@ -92,27 +98,99 @@ def serve(
     stop: threading.Event | None = None,
 ) -> None:
     """Start the emulators for `stack` and keep them up (no scenarios are run)."""
-    load_intent(stack)  # a broken config is reported before any server starts
-    with Rehearsal(_plan_for(stack, plan)) as rehearsal:
-        serve_forever(rehearsal, out=out or sys.stdout, stop=stop)
+    intent = load_intent(stack)  # a broken config is reported before any server starts
+    plan = _plan_for(stack, plan)
+    with Rehearsal(plan) as rehearsal:
+        serve_forever(rehearsal, intent, plan["outputs"], out=out or sys.stdout, stop=stop)
+
+
+def stack_outputs(
+    rehearsal: Rehearsal, intent: StackConfig, plan_outputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The stack outputs `verify` reads (docs/verify.md), pointed at this rehearsal: the
+    emulated gateway and Entra metadata, a key the emulated gateway accepts for each API, and
+    what the lead's stack exports from the config (operations, acceptsV1Tokens) taken from
+    the same intent where the plan does not export them yet. Only the contract's keys:
+    nothing that points off the machine."""
+    local = rehearsal.gateway.url
+    by_path = {api.path: api.api_id for api in rehearsal.model.apis}
+    copied = ("clientId", "identifierUri", "appScope", "developerScope", "path", "roles")
+    apis: dict[str, Any] = {}
+    for name, facts in sorted((plan_outputs.get("apis") or {}).items()):
+        api = intent.api(name)
+        path = str(facts.get("path", api.path)).strip("/")
+        entry: dict[str, Any] = {key: facts[key] for key in copied if key in facts}
+        entry |= {"gatewayUrl": local, "url": f"{local}/{path}"}
+        entry["acceptsV1Tokens"] = facts.get("acceptsV1Tokens", api.accepts_v1)
+        entry["operations"] = facts.get("operations") or [
+            {"id": o.id, "method": o.method, "urlTemplate": o.url_template, "roles": list(o.roles)}
+            for o in intended_operations(api, PROJECT_DIR)
+        ]
+        api_id = by_path.get(path)
+        sid = next(
+            (
+                s.sid
+                for s in sorted(rehearsal.model.subscriptions, key=lambda s: s.sid)
+                if api_id is not None and s.opens(api_id) and s.sid in rehearsal.keys_by_sid
+            ),
+            None,
+        )
+        if sid is not None:
+            entry["verification"] = {"subscriptionKey": rehearsal.keys_by_sid[sid]}
+        if facts.get("backendUrl"):
+            # Issue 9's export; the echo backend stands in for it, as behind the gateway.
+            entry["backendUrl"] = rehearsal.echo.url + urlsplit(str(facts["backendUrl"])).path
+        apis[name] = entry
+    return {
+        "tenantId": rehearsal.tenant.directory.tenant_id,
+        "gatewayUrl": local,
+        "openidConfigurationUrl": rehearsal.openid_configuration(2),
+        "apis": apis,
+    }
+
+
+def _write_outputs(outputs: Mapping[str, Any]) -> Path:
+    # mkstemp: a new file readable only by this user (it holds subscription keys).
+    handle, name = tempfile.mkstemp(prefix="secure-api-calls-rehearsal-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(outputs, stream, indent=2, sort_keys=True)
+        stream.write("\n")
+    return Path(name)
 
 
 def serve_forever(
-    rehearsal: Rehearsal, *, out: TextIO, stop: threading.Event | None = None
+    rehearsal: Rehearsal,
+    intent: StackConfig,
+    plan_outputs: Mapping[str, Any],
+    *,
+    out: TextIO,
+    stop: threading.Event | None = None,
 ) -> None:
     """Print the environment as NAME=value lines (comments start with #), then READY, and
-    block until Ctrl+C, SIGTERM or `stop` is set."""
+    block until Ctrl+C, SIGTERM or `stop` is set. OUTPUTS_FILE names a stack-outputs file
+    for `secure-api-calls verify --outputs`, removed when serving stops."""
+    outputs_file = _write_outputs(stack_outputs(rehearsal, intent, plan_outputs))
+    try:
+        _announce_and_wait(rehearsal, outputs_file, out, stop or threading.Event())
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            outputs_file.unlink()
+
+
+def _announce_and_wait(
+    rehearsal: Rehearsal, outputs_file: Path, out: TextIO, stop: threading.Event
+) -> None:
     lines = [
         f"GATEWAY_URL={rehearsal.gateway.url}",
         f"OPENID_CONFIGURATION_V1={rehearsal.openid_configuration(1)}",
         f"OPENID_CONFIGURATION_V2={rehearsal.openid_configuration(2)}",
+        f"OUTPUTS_FILE={outputs_file}",
     ]
     for consumer in rehearsal.tenant.consumers:
         lines += ["", f"# consumer {consumer.name}"]
         lines += [f"{k}={v}" for k, v in rehearsal.consumer_environment(consumer.name).items()]
     out.write("\n".join([*lines, "", "READY"]) + "\n")
     out.flush()
-    stop = stop or threading.Event()
     # Signal handlers can only be installed from the main thread (tests serve from others).
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None

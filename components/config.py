@@ -170,6 +170,13 @@ class ResourceGroup(_Model):
     existing: bool = False
 
 
+class Verification(_Model):
+    # A subscription per API that only `secure-api-calls verify` uses, its key a secret stack
+    # output: the key alone opens nothing (every call still needs a valid token with a role),
+    # and it lets verify test token validation behind the key gate.
+    enabled: bool = True
+
+
 class StackConfig(_Model):
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,9}$")]
     location: Annotated[str, Field(pattern=r"^[a-z0-9]{3,30}$")] = "westeurope"
@@ -181,6 +188,7 @@ class StackConfig(_Model):
     observability: Observability = Observability()
     apis: Annotated[tuple[Api, ...], Field(min_length=1)]
     consumers: tuple[Consumer, ...] = ()
+    verification: Verification = Verification()
     tags: dict[str, Annotated[str, Field(max_length=256)]] = {}
 
     def api(self, name: str) -> Api:
@@ -207,6 +215,9 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
         add(("apis", dup))
     if dup := _unique([c.name for c in config.consumers], "consumer name"):
         add(("consumers", dup))
+    for i, consumer in enumerate(config.consumers):
+        if consumer.name == naming.VERIFICATION:
+            add((f"consumers[{i}].name", f"'{naming.VERIFICATION}' is reserved for verify's key"))
     for i, api in enumerate(config.apis):
         at = f"apis[{i}]"
         if problem := backend_url.problem(api.backend_url):

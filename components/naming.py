@@ -92,6 +92,10 @@ def subscription_id(api: str, consumer: str) -> str:
     return f"{api}-{consumer}"
 
 
+# The subscription `secure-api-calls verify` calls with (a consumer may not take this name).
+VERIFICATION = "verification"
+
+
 def key_secret_name(api: str, consumer: str) -> str:
     return f"apim-key-{api}-{consumer}"
 

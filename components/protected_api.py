@@ -34,6 +34,7 @@ class ProtectedApiArgs:
     client_named_values: tuple[pulumi.Resource, ...]
     keys: Mapping[str, SubscriptionKeys]  # consumer -> the keys of its subscription
     base_dir: Path
+    verification_keys: SubscriptionKeys | None = None  # the subscription verify calls with
     logger_id: pulumi.Input[str] | None = None  # set: failed requests go to App Insights
     depends_on: tuple[pulumi.Resource, ...] = ()
 
@@ -210,12 +211,19 @@ class ProtectedApi(pulumi.ComponentResource):
             )
 
         self.subscriptions = {}
-        for consumer, keys in args.keys.items():
+        holders = dict(args.keys)
+        if args.verification_keys is not None:
+            holders[naming.VERIFICATION] = args.verification_keys
+        for consumer, keys in holders.items():
             sid = naming.subscription_id(api.name, consumer)
             self.subscriptions[consumer] = apimanagement.Subscription(
                 f"{name}-subscription-{consumer}",
                 sid=sid,
-                display_name=f"{consumer} calling {api.name}",
+                display_name=(
+                    f"secure-api-calls verify calling {api.name}"
+                    if consumer == naming.VERIFICATION
+                    else f"{consumer} calling {api.name}"
+                ),
                 # Scoped to this one API: a key never opens another API (Azure Policy 3aa03346).
                 scope=f"/apis/{api.name}",
                 state=apimanagement.SubscriptionState.ACTIVE,

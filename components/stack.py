@@ -27,6 +27,7 @@ from components.gateway_clients import Caller, GatewayClients, GatewayClientsArg
 from components.hosting import Hosting, HostingArgs
 from components.key_vault import KeyVaultArgs, StoredKey, SubscriptionKeyVault
 from components.observability import Observability, ObservabilityArgs
+from components.operations import routes
 from components.protected_api import ProtectedApi, ProtectedApiArgs
 from components.role_grants import Grant, RoleGrants, RoleGrantsArgs
 from components.subscription_keys import SubscriptionKeys, SubscriptionKeysArgs
@@ -125,6 +126,14 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
         )
         for consumer in config.consumers
         for call in consumer.calls
+    }
+    verification_keys = {
+        api.name: SubscriptionKeys(
+            f"{api.name}-{naming.VERIFICATION}-keys",
+            SubscriptionKeysArgs(sid=naming.subscription_id(api.name, naming.VERIFICATION)),
+        )
+        for api in config.apis
+        if config.verification.enabled
     }
     vault = SubscriptionKeyVault(
         "key-vault",
@@ -241,6 +250,7 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
                 client_application_ids=allowed_callers(config, api.name),
                 client_named_values=tuple(clients.named_values[c] for c in callers),
                 keys={c: keys[(api.name, c)] for c in callers},
+                verification_keys=verification_keys.get(api.name),
                 base_dir=base_dir,
                 logger_id=observability.logger_id if observability else None,
                 depends_on=(*gateway.dependencies, gateway.tenant_named_value),
@@ -259,6 +269,15 @@ def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
             "path": api.path,
             "url": pulumi.Output.concat(gateway.gateway_url, "/", api.path),
             "roles": identities[api.name].role_ids,
+            "acceptsV1Tokens": api.accepts_v1,
+            "operations": [route.export() for route in routes(api, base_dir)],
+            # For `secure-api-calls verify` (docs/verify.md); `pulumi stack output` shows it
+            # only with --show-secrets.
+            **(
+                {"verification": {"subscriptionKey": verification_keys[api.name].primary}}
+                if api.name in verification_keys
+                else {}
+            ),
         }
         for api in config.apis
     }

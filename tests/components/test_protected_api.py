@@ -56,9 +56,35 @@ def test_subscriptions_are_scoped_to_one_api_per_consumer(dev_plan: dict[str, An
     )
     assert scopes == [
         ("inventory-storefront", "/apis/inventory"),
+        ("inventory-verification", "/apis/inventory"),
         ("orders-reporting", "/apis/orders"),
         ("orders-storefront", "/apis/orders"),
+        ("orders-verification", "/apis/orders"),
     ]
+
+
+def test_each_api_exports_its_operations_and_a_secret_key_for_verify(
+    dev_plan: dict[str, Any],
+) -> None:
+    orders = dev_plan["outputs"]["apis"]["orders"]
+    assert orders["operations"] == [
+        {"id": "list-orders", "method": "GET", "urlTemplate": "/orders", "roles": ["Orders.Read"]},
+        {
+            "id": "get-order",
+            "method": "GET",
+            "urlTemplate": "/orders/{orderId}",
+            "roles": ["Orders.Read"],
+        },
+        {
+            "id": "create-order",
+            "method": "POST",
+            "urlTemplate": "/orders",
+            "roles": ["Orders.Write"],
+        },
+    ]
+    assert orders["acceptsV1Tokens"] is True
+    assert dev_plan["outputs"]["apis"]["inventory"]["acceptsV1Tokens"] is False
+    assert orders["verification"] == {"subscriptionKey": "[secret]"}
 
 
 def test_backend_validates_the_certificate_of_an_https_url(dev_plan: dict[str, Any]) -> None:

@@ -66,8 +66,10 @@ def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Pat
             "secondaryKey",
             "credentials.connectionString",
         )
-    } | {"outputs.result", "outputs.bcryptHash"}
-    assert len(plan["masked"]) == 36
+    } | {"outputs.result", "outputs.bcryptHash"} | {
+        f"outputs.apis.{api}.verification.subscriptionKey" for api in ("orders", "inventory")
+    }
+    assert len(plan["masked"]) == 54
 
 
 @pytest.mark.parametrize(

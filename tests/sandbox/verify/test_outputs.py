@@ -25,14 +25,21 @@ from tests.sandbox.verify.verify_helpers import Served, write_json
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_todays_dev_outputs_parse_with_the_optional_keys_absent(dev_plan):
+def test_the_dev_plans_outputs_parse_with_operations_and_a_masked_verification_key(dev_plan):
     target = parse_outputs(dev_plan["outputs"], "stack dev")
     assert [api.name for api in target.apis] == ["inventory", "orders"]
     orders = target.apis[1]
     assert orders.url == "https://apim-contoso-dev.azure-api.net/orders"
     assert orders.app_scope == f"api://{orders.client_id}/.default"
     assert orders.roles == ("Orders.Read", "Orders.Write")
-    assert (orders.operations, orders.accepts_v1, orders.subscription_key) == (None, None, None)
+    assert [(op.id, op.method, op.url_template) for op in orders.operations or ()] == [
+        ("list-orders", "GET", "/orders"),
+        ("get-order", "GET", "/orders/{orderId}"),
+        ("create-order", "POST", "/orders"),
+    ]
+    assert orders.accepts_v1 is True
+    # A plan (like `pulumi stack output` without --show-secrets) masks the key.
+    assert (orders.subscription_key, orders.subscription_key_masked) == (None, True)
     assert target.openid_configuration_url == default_openid_configuration(target.tenant_id)
     assert not target.is_loopback
 

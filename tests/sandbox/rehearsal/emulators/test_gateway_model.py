@@ -39,6 +39,8 @@ def test_the_dev_plan_gives_both_apis_their_operations_backends_and_subscription
         "orders-storefront",
         "orders-reporting",
         "inventory-storefront",
+        "orders-verification",
+        "inventory-verification",
     }
     validate, backend = orders.policy.inbound[1], orders.policy.inbound[2]
     assert isinstance(validate, ValidateAzureAdToken) and isinstance(backend, SetBackendService)

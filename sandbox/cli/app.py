@@ -79,6 +79,17 @@ ProjectOption = Annotated[
 ]
 
 
+ConfigFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-file",
+        help="Use this stack config file instead of Pulumi.<stack>.yaml, as "
+        "`pulumi --config-file` does.",
+        dir_okay=False,
+    ),
+]
+
+
 class TextOrJson(enum.StrEnum):
     text = "text"
     json = "json"
@@ -106,11 +117,11 @@ def warn(notes: tuple[str, ...]) -> None:
         typer.echo(f"warning: {note}", err=True)
 
 
-def plan_stack(stack: str, folder: Path) -> dict[str, Any]:
+def plan_stack(stack: str, folder: Path, config_file: Path | None = None) -> dict[str, Any]:
     """The stack's plan; the config's warnings (null values, secure:, ESC) go to stderr."""
     from sandbox.plan import model as plans
 
-    result, notes = plans.plan_stack_with_notes(stack, folder)
+    result, notes = plans.plan_stack_with_notes(stack, folder, config_file=config_file)
     warn(notes)
     return result
 

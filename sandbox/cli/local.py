@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from sandbox.cli.app import (
+    ConfigFileOption,
     LegacyJson,
     StackOption,
     TextJson,
@@ -33,6 +34,7 @@ def rehearse(
         bool,
         typer.Option("--serve", help="Keep the emulators running and print their environment."),
     ] = False,
+    config_file: ConfigFileOption = None,
     legacy_json: LegacyJson = False,
 ) -> None:
     """Plan, check, then rehearse every secured call locally with the real client.
@@ -49,7 +51,7 @@ def rehearse(
         say(text, err=serve or as_json)
 
     started = time.monotonic()
-    plan_data = plan_stack(stack, PROJECT_DIR)
+    plan_data = plan_stack(stack, PROJECT_DIR, config_file)
     progress(f"plan:  {len(plan_data['resources'])} resources ({time.monotonic() - started:.1f} s)")
     config = PROJECT_DIR / "policies" / f"config.{stack}.json"
     report = checks.run_check(
@@ -57,9 +59,9 @@ def rehearse(
     )
     progress(f"check: {checks.format_text(report).splitlines()[-1]}")
     if serve:
-        rehearsal.run_rehearsal(stack, plan_data, serve=True)
+        rehearsal.run_rehearsal(stack, plan_data, serve=True, config_file=config_file)
         return
-    result = rehearsal.run_rehearsal(stack, plan_data)
+    result = rehearsal.run_rehearsal(stack, plan_data, config_file=config_file)
     if as_json:
         document = {
             "check": checks.report_to_dict(report),
@@ -78,6 +80,7 @@ def doctor(
     token: Annotated[str, typer.Argument(help="The JWT, '-' to read stdin, or @FILE.")],
     stack: StackOption = "dev",
     output: TextJson = TextOrJson.text,
+    config_file: ConfigFileOption = None,
     legacy_json: LegacyJson = False,
 ) -> None:
     """Explain whether the gateway would accept TOKEN, per API and operation, and how to fix it.
@@ -90,7 +93,10 @@ def doctor(
 
     decoded = doctors.decode_unverified(doctors.read_token_argument(token, sys.stdin))
     diagnosis = doctors.diagnose(
-        decoded, plan_stack(stack, PROJECT_DIR), doctors.load_config(stack), time.time()
+        decoded,
+        plan_stack(stack, PROJECT_DIR, config_file),
+        doctors.load_config(stack, config_file=config_file),
+        time.time(),
     )
     as_json = _wants_json(output, legacy_json)
     say(doctor_render.format_json(diagnosis) if as_json else doctor_render.format_text(diagnosis))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from sandbox.cli.app import (
+    ConfigFileOption,
     ProjectOption,
     ReportFormat,
     StackOption,
@@ -27,6 +28,7 @@ from sandbox.program.runner import PROJECT_DIR
 def preview(
     stack: StackOption = "dev",
     project: ProjectOption = None,
+    config_file: ConfigFileOption = None,
     output: TextJson = TextOrJson.text,
 ) -> None:
     """Run the program under mocks; show the resource tree and stack outputs, as
@@ -34,7 +36,7 @@ def preview(
     from sandbox.plan import model as plans
     from sandbox.plan import render
 
-    result = plan_stack(stack, project_dir(project))
+    result = plan_stack(stack, project_dir(project), config_file)
     if output == "json":
         typer.echo(plans.dumps(result), nl=False)
         return
@@ -56,6 +58,7 @@ def plan(
         ),
     ] = None,
     project: ProjectOption = None,
+    config_file: ConfigFileOption = None,
     output: TextJson = TextOrJson.text,
 ) -> None:
     """Write the Plan (--out FILE, or - for stdout), or show it: a tree, or JSON with
@@ -63,7 +66,7 @@ def plan(
     from sandbox.plan import model as plans
     from sandbox.plan import render
 
-    result = plan_stack(stack, project_dir(project))
+    result = plan_stack(stack, project_dir(project), config_file)
     if out is not None:
         where = plans.write_plan(result, out)
         # The progress line goes to stderr: with `--out -` or `--out /dev/stdout`, stdout
@@ -76,12 +79,14 @@ def plan(
         say("\n" + render.summary_line(result))
 
 
-def _plan_for(stack: str | None, plan_file: Path | None, project: Path | None) -> dict[str, Any]:
+def _plan_for(
+    stack: str | None, plan_file: Path | None, project: Path | None, config_file: Path | None
+) -> dict[str, Any]:
     from sandbox.plan import model as plans
 
     if plan_file is not None:
         return plans.load_plan(plan_file)
-    return plan_stack(stack or "dev", project_dir(project))
+    return plan_stack(stack or "dev", project_dir(project), config_file)
 
 
 @app.command()
@@ -99,6 +104,7 @@ def check(
     ] = None,
     output: TextJsonMarkdown = ReportFormat.text,
     project: ProjectOption = None,
+    config_file: ConfigFileOption = None,
 ) -> None:
     """Run the policy pack over a plan, with the verdicts of `pulumi preview --policy-pack`.
     Exit 1 on any mandatory violation."""
@@ -106,7 +112,9 @@ def check(
 
     if stack is not None and plan_file is not None:
         raise SandboxError("give either --stack or --plan, not both")
-    plan_data = _plan_for(stack, plan_file, project)
+    if plan_file is not None and config_file is not None:
+        raise SandboxError("give either --plan or --config-file, not both")
+    plan_data = _plan_for(stack, plan_file, project, config_file)
     if pack_config is None:
         default = PROJECT_DIR / "policies" / f"config.{plan_data['stack']}.json"
         pack_config = default if default.is_file() else None

@@ -57,9 +57,11 @@ def load_intent(stack: str, config_file: Path | None = None) -> StackConfig:
         raise SandboxError(str(error)) from None
 
 
-def _plan_for(stack: str, plan: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def _plan_for(
+    stack: str, plan: Mapping[str, Any] | None, config_file: Path | None
+) -> Mapping[str, Any]:
     if plan is None:
-        return plan_stack(stack)
+        return plan_stack(stack, config_file=config_file)
     validate_plan(plan, "the plan", "create one with `python -m sandbox plan --stack STACK`")
     if plan["stack"] != stack:
         raise SandboxError(f"the plan is of stack '{plan['stack']}', not '{stack}'")
@@ -74,10 +76,12 @@ def run_rehearsal(
     clock: Clock | None = None,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    config_file: Path | None = None,
 ) -> RehearsalReport:
-    """Rehearse the stack; with `serve`, keep the servers up afterwards (see serve_forever)."""
-    intent = load_intent(stack)
-    plan = _plan_for(stack, plan)
+    """Rehearse the stack; with `serve`, keep the servers up afterwards (see serve_forever).
+    `config_file` stands in for Pulumi.<stack>.yaml, as `pulumi --config-file` does."""
+    intent = load_intent(stack, config_file)
+    plan = _plan_for(stack, plan, config_file)
     started = time.monotonic()
     with Rehearsal(plan, clock) as rehearsal:
         scenarios = build_scenarios(intent, rehearsal.tenant, PROJECT_DIR)
@@ -96,10 +100,11 @@ def serve(
     *,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    config_file: Path | None = None,
 ) -> None:
     """Start the emulators for `stack` and keep them up (no scenarios are run)."""
-    intent = load_intent(stack)  # a broken config is reported before any server starts
-    plan = _plan_for(stack, plan)
+    intent = load_intent(stack, config_file)  # a broken config is reported before any server
+    plan = _plan_for(stack, plan, config_file)
     with Rehearsal(plan) as rehearsal:
         serve_forever(rehearsal, intent, plan["outputs"], out=out or sys.stdout, stop=stop)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -11,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from bootstrap.ci_identity import (
     CONTRIBUTOR,
@@ -23,8 +26,10 @@ from bootstrap.ci_identity import (
     READER,
     TOKEN_EXCHANGE_AUDIENCE,
 )
+from bootstrap.config import parse_config
+from bootstrap.stack import _resource_groups
 from sandbox.check.runner import load_pack_config, run_check
-from sandbox.program.mocks import GRAPH_APP_ROLE_IDS
+from sandbox.program.mocks import GRAPH_APP_ROLE_IDS, StackMocks
 from tests.bootstrap.plans import (
     BOOTSTRAP,
     DEV_GROUP,
@@ -40,6 +45,7 @@ from tests.bootstrap.plans import (
     of_type,
     plan_ci,
     plan_with,
+    raw_ci,
     role_and_scope,
 )
 
@@ -429,3 +435,47 @@ def test_the_bootstrap_program_imports_only_the_sdks_pydantic_and_itself() -> No
             for name in names:
                 root = name.split(".")[0]
                 assert root in allowed or root in sys.stdlib_module_names, f"{path.name}: {name}"
+
+
+class _OptionsMonitor(MockMonitor):
+    """Keeps the resource options the engine receives, which a Plan does not record."""
+
+    def __init__(self) -> None:
+        super().__init__(StackMocks("ci"))
+        self.requests: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
+        self.requests[request.name] = request
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
+def test_the_groups_are_protected_and_made_by_their_subscriptions_provider() -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())  # an earlier asyncio.run() clears it
+    monitor = _OptionsMonitor()
+    pulumi.runtime.set_mocks(monitor.mocks, project="p", stack="ci", preview=False, monitor=monitor)
+
+    @pulumi.runtime.test
+    def register() -> None:
+        _resource_groups(parse_config(raw_ci()))
+
+    register()
+    for env in ("dev", "prod"):
+        request = monitor.requests[f"rg-{env}"]
+        assert request.protect is True  # deleting the bootstrap stack must not delete a stack
+        assert f"subscription-{SUB}" in request.provider
+
+
+def test_the_preview_workflow_previews_what_the_bootstrap_says_with_the_preview_token(
+    ci_plan: Plan,
+) -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    job = workflow["jobs"]["preview"]
+    assert "vars.PREVIEW_STACKS" in job["strategy"]["matrix"]["stack"]
+    assert "PREVIEW_STACKS" in ci_plan["outputs"]["githubVariables"]["repository"]
+    assert "environment" not in job  # the subject must stay repo:ORG/REPO:pull_request
+    [step] = [s for s in job["steps"] if s.get("name") == "pulumi preview"]
+    assert step["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_PREVIEW_ACCESS_TOKEN }}"
+    assert step["with"]["command"] == "preview"
+    assert "refresh" not in step["with"]  # a refresh would read app settings (not in Reader)

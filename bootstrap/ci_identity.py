@@ -16,7 +16,13 @@ import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import authorization
 
-from bootstrap.config import GRAPH_PERMISSIONS, PERMISSION_GRANTING, PROJECT, subscription_of
+from bootstrap.config import (
+    GRAPH_PERMISSIONS,
+    PERMISSION_GRANTING,
+    PROJECT,
+    READ_ONLY_GRAPH_PERMISSIONS,
+    subscription_of,
+)
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
@@ -129,10 +135,12 @@ class CiIdentityArgs:
         # The config refuses these already; the component refuses them again so that no other
         # caller can build an identity that escalates.
         if self.is_pull_request and (
-            self.graph_permissions or any(g.role_guid != READER for g in self.grants)
+            set(self.graph_permissions) - set(READ_ONLY_GRAPH_PERMISSIONS)
+            or any(g.role_guid != READER for g in self.grants)
         ):
             raise ValueError(
-                "a pull_request identity may hold Reader only, and no Graph permission"
+                "a pull_request identity may hold Reader only, and no Graph permission but "
+                f"{READ_ONLY_GRAPH_PERMISSIONS}"
             )
         granting = PERMISSION_GRANTING.intersection(self.graph_permissions)
         if granting and (self.is_pull_request or not self.protected):

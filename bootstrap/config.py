@@ -43,6 +43,11 @@ GRAPH_PERMISSIONS = (
 GraphPermission = Literal[
     "Application.ReadWrite.OwnedBy", "AppRoleAssignment.ReadWrite.All", "Application.Read.All"
 ]
+# What the preview identity may hold: reads only. The program reads each Web App's client ID
+# from Graph (components/consumer_app.py, azuread.get_service_principal by object ID), an
+# invoke that runs at preview too; the provider's service_principal data source needs
+# Application.Read.All (or Directory.Read.All).
+READ_ONLY_GRAPH_PERMISSIONS = ("Application.Read.All",)
 # Permissions that can grant permissions (the Graph permissions reference: "Permissions that
 # allow granting authorization, such as AppRoleAssignment.ReadWrite.All, allow an application
 # to grant additional privileges to itself, other applications, or any user").

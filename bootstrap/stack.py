@@ -29,7 +29,13 @@ from bootstrap.ci_identity import (
     CiIdentityArgs,
     RoleGrant,
 )
-from bootstrap.config import PROJECT, BootstrapConfig, decode_values, parse_config
+from bootstrap.config import (
+    PROJECT,
+    READ_ONLY_GRAPH_PERMISSIONS,
+    BootstrapConfig,
+    decode_values,
+    parse_config,
+)
 
 
 def load_config() -> BootstrapConfig:
@@ -93,11 +99,12 @@ def build(config: BootstrapConfig) -> dict[str, Any]:
             ),
         )
 
-    # Reader, and nothing else: `pulumi preview` (no refresh) calls only the providers' Check
-    # and Diff, which read nothing, and the program's invokes, which read the deployed
-    # gateway at most (*/read). Reader holds no data action and none of the list actions
-    # that return secrets (learn.microsoft.com/azure/role-based-access-control/built-in-roles/
-    # general: "*/read  Read resources of all types, except secrets").
+    # Reads, and nothing else: `pulumi preview` (no refresh) calls only the providers' Check
+    # and Diff, which read nothing, and the program's invokes: the deployed gateway at most
+    # (*/read) and each Web App's service principal in Graph (Application.Read.All). Reader
+    # holds no data action and none of the list actions that return secrets
+    # (learn.microsoft.com/azure/role-based-access-control/built-in-roles/general: "*/read
+    # Read resources of all types, except secrets").
     preview = CiIdentity(
         "preview",
         CiIdentityArgs(
@@ -107,6 +114,7 @@ def build(config: BootstrapConfig) -> dict[str, Any]:
                 RoleGrant(f"reader-{env.name}", READER, env.resource_group)
                 for env in config.previewed
             ),
+            graph_permissions=READ_ONLY_GRAPH_PERMISSIONS if config.previewed else (),
             description=f"Read-only `pulumi preview` of {repo} pull requests.",
             depends_on=tuple(groups[env.name] for env in config.previewed),
         ),

@@ -5,8 +5,9 @@ number and to the scanner / Azure Policy IDs it mirrors without reading any logi
 
 Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs, and 44-46 for
 the CI identities) and `deployability` (rules 36-43, "preflight": what Resource Manager or
-Microsoft Graph refuse at deploy time). For a deployability row `mirrors` holds the *source* of the refusal (an issue
-thread or a documentation page), so every report that prints it names where it comes from.
+Microsoft Graph refuse at deploy time). For a deployability row `mirrors` holds the *source*
+of the refusal (an issue thread or a documentation page), so every report that prints it names
+where it comes from.
 """
 
 from __future__ import annotations

@@ -157,13 +157,20 @@ def test_an_identity_refuses_more_than_reader_for_pull_requests() -> None:
             subject="repo:a/b:pull_request",
             grants=(RoleGrant("c", "b24988ac-6180-42a0-ab88-20f7382dd24c", DEV_GROUP),),
         )
-    with pytest.raises(ValueError, match="no Graph permission"):
+    with pytest.raises(ValueError, match="no Graph permission but"):
         CiIdentityArgs(
             display_name="x",
             subject="repo:a/b:pull_request",
             grants=(),
-            graph_permissions=("Application.Read.All",),
+            graph_permissions=("Application.ReadWrite.OwnedBy",),
         )
+    reads = CiIdentityArgs(
+        display_name="x",
+        subject="repo:a/b:pull_request",
+        grants=(RoleGrant("r", READER, DEV_GROUP),),
+        graph_permissions=("Application.Read.All",),
+    )
+    assert reads.is_pull_request
 
 
 def test_an_identity_refuses_a_granting_permission_unless_protected() -> None:

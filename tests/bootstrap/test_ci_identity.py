@@ -224,7 +224,19 @@ def test_the_preview_identity_holds_reader_on_previewed_groups_and_nothing_else(
     assert of_type(ci_plan, ":RoleDefinition") == []
     roles = sorted(role_and_scope(a) for a in assignments_of(ci_plan, "preview"))
     assert roles == [(READER, DEV_GROUP)]  # prod is not previewed by pull requests
-    assert graph_grants_of(ci_plan, "preview") == []
+    # The program reads each Web App's service principal from Graph, at preview too.
+    [graph] = graph_grants_of(ci_plan, "preview")
+    assert graph["inputs"]["appRoleId"] == GRAPH_APP_ROLE_IDS["Application.Read.All"]
+
+
+def test_without_previewed_stacks_the_preview_identity_holds_nothing(tmp_path: Path) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        environment(config, "dev")["preview"] = False
+
+    plan = plan_with(tmp_path, edit, "nopreview")
+    assert assignments_of(plan, "preview") == []
+    assert graph_grants_of(plan, "preview") == []
+    assert plan["outputs"]["githubVariables"]["repository"]["PREVIEW_STACKS"] == "[]"
 
 
 def test_previewing_prod_too_adds_reader_on_its_group_only(tmp_path: Path) -> None:
@@ -261,7 +273,7 @@ def test_each_deploying_identity_gets_the_graph_permissions_its_environment_list
     for env in ("dev", "prod"):
         mine = graph_grants_of(ci_plan, f"deploy-{env}")
         assert {g["inputs"]["appRoleId"] for g in mine} == GRAPH_NEEDED
-    assert len(grants) == 6  # the preview identity gets none
+    assert len(grants) == 7  # and Application.Read.All for the preview identity
     assert len({g["inputs"]["resourceObjectId"] for g in grants}) == 1
     assert GRAPH_APP_ROLE_IDS["Application.ReadWrite.All"] not in {
         g["inputs"]["appRoleId"] for g in grants
@@ -400,7 +412,7 @@ def test_the_documented_offline_plan_command_works(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert len(json.loads(out.read_text())["resources"]) == 26
+    assert len(json.loads(out.read_text())["resources"]) == 27
 
 
 def test_the_bootstrap_pins_the_same_sdk_versions_as_the_stack() -> None:

@@ -1,4 +1,4 @@
-"""Rules 36-38 over the bootstrap plan: every insecure variant of it fails `check`."""
+"""Rules 44-46 over the bootstrap plan: every insecure variant of it fails `check`."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_the_main_stacks_have_nothing_for_the_pipeline_rules_to_report(
     assert not rules & {PREVIEW_RULE, GRANTING_RULE, SUBJECT_RULE}
 
 
-# --- rule 36: the preview identity only reads --------------------------------------------
+# --- rule 44: the preview identity only reads --------------------------------------------
 
 
 def test_a_preview_identity_with_a_list_secrets_role_fails(plan: Plan) -> None:
@@ -172,7 +172,7 @@ def test_a_preview_identity_may_read_applications_in_graph(plan: Plan) -> None:
     assert failed(plan) == {}
 
 
-# --- rule 37: permission-granting permissions behind protection -----------------------------
+# --- rule 45: permission-granting permissions behind protection -----------------------------
 
 
 def test_tier_zero_for_an_environment_not_declared_protected_fails(plan: Plan) -> None:
@@ -244,7 +244,7 @@ def test_links_are_followed_by_dependency_when_ids_are_unknown_at_preview(plan: 
     assert GRANTING_RULE in failed(plan)
 
 
-# --- rule 38: exact subjects (and rule 35: issuer, audience) ------------------------------
+# --- rule 46: exact subjects (and rule 35: issuer, audience) ------------------------------
 
 
 def test_a_wildcard_subject_fails(plan: Plan) -> None:

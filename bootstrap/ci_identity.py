@@ -16,14 +16,25 @@ import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import authorization
 
-from bootstrap.config import PROJECT, subscription_of
+from bootstrap.config import (
+    GRAPH_PERMISSIONS,
+    PERMISSION_GRANTING,
+    PROJECT,
+    READ_ONLY_GRAPH_PERMISSIONS,
+    subscription_of,
+)
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-# The Graph application permissions the deploying identity needs; looked up by name on the
-# tenant's Microsoft Graph service principal (`app_role_ids`), never hard-coded here.
-GRAPH_PERMISSIONS = ("Application.ReadWrite.OwnedBy", "AppRoleAssignment.ReadWrite.All")
+PULL_REQUEST = ":pull_request"
+
+# Whether the GitHub environment a credential names has required reviewers, written into the
+# credential's description: visible in Entra next to the subject it qualifies, and to the
+# policy pack, which keeps permission-granting Graph permissions off unprotected environments
+# (policies/secure_api_policies/pipeline.py reads the same words; a test keeps them equal).
+ENVIRONMENT_PROTECTED = "GitHub environment protection: required reviewers"
+ENVIRONMENT_UNPROTECTED = "GitHub environment protection: none"
 
 # Built-in Azure role definitions (learn.microsoft.com/azure/role-based-access-control/
 # built-in-roles); RBAC_ADMINISTRATOR is "Role Based Access Control Administrator".
@@ -107,6 +118,8 @@ class CiIdentityArgs:
     subject: str
     grants: tuple[RoleGrant, ...]
     graph_permissions: tuple[str, ...] = ()
+    # The GitHub environment the subject names has required reviewers.
+    protected: bool = False
     description: str = ""
     depends_on: tuple[pulumi.Resource, ...] = ()
 
@@ -119,6 +132,30 @@ class CiIdentityArgs:
         for permission in self.graph_permissions:
             if permission not in GRAPH_PERMISSIONS:
                 raise ValueError(f"unknown Graph permission '{permission}'; {GRAPH_PERMISSIONS}")
+        # The config refuses these already; the component refuses them again so that no other
+        # caller can build an identity that escalates.
+        if self.is_pull_request and (
+            set(self.graph_permissions) - set(READ_ONLY_GRAPH_PERMISSIONS)
+            or any(g.role_guid != READER for g in self.grants)
+        ):
+            raise ValueError(
+                "a pull_request identity may hold Reader only, and no Graph permission but "
+                f"{READ_ONLY_GRAPH_PERMISSIONS}"
+            )
+        granting = PERMISSION_GRANTING.intersection(self.graph_permissions)
+        if granting and (self.is_pull_request or not self.protected):
+            raise ValueError(f"{sorted(granting)} only for a protected environment's identity")
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.subject.endswith(PULL_REQUEST)
+
+    @property
+    def credential_description(self) -> str:
+        if self.is_pull_request:
+            return f"GitHub Actions OIDC: {self.subject}. Read-only previews."
+        mark = ENVIRONMENT_PROTECTED if self.protected else ENVIRONMENT_UNPROTECTED
+        return f"GitHub Actions OIDC: {self.subject}. {mark}."
 
 
 class CiIdentity(pulumi.ComponentResource):
@@ -148,7 +185,7 @@ class CiIdentity(pulumi.ComponentResource):
             f"{name}-github",
             application_id=app.id,
             display_name=f"{name}-github",
-            description=f"GitHub Actions OIDC: {args.subject}",
+            description=args.credential_description,
             issuer=GITHUB_ISSUER,
             subject=args.subject,
             audiences=[TOKEN_EXCHANGE_AUDIENCE],

@@ -59,4 +59,4 @@ def test_the_dev_program_registers_every_resource_under_bare_mocks(echo: bool) -
         "Vault",
         "Secret",
     } <= kinds
-    assert len(mocks.created) == 106
+    assert len(mocks.created) == 105

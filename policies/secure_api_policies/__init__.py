@@ -13,6 +13,7 @@ from . import (
     api_management,
     entra,
     gateway_policy_xml,
+    pipeline,
     preflight,
     role_coverage,
     stack_rules,
@@ -42,6 +43,7 @@ def all_policies() -> list[Policy]:
         *stack_rules.policies(),
         *role_coverage.policies(),
         *preflight.policies(),
+        *pipeline.policies(),
     ]
     names = [p.name for p in policies]
     # A rule added in code but not in the catalogue (or the reverse) would silently lose its

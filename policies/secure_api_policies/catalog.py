@@ -3,10 +3,11 @@
 Kept apart from the rule code so a security reviewer can map every policy name to its
 number and to the scanner / Azure Policy IDs it mirrors without reading any logic.
 
-Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs) and
-`deployability` (rules 36 on, "preflight": what Resource Manager or Microsoft Graph refuse at
-deploy time). For a deployability row `mirrors` holds the *source* of the refusal (an issue
-thread or a documentation page), so every report that prints it names where it comes from.
+Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs, and 44-46 for
+the CI identities) and `deployability` (rules 36-43, "preflight": what Resource Manager or
+Microsoft Graph refuse at deploy time). For a deployability row `mirrors` holds the *source*
+of the refusal (an issue thread or a documentation page), so every report that prints it names
+where it comes from.
 """
 
 from __future__ import annotations
@@ -295,5 +296,30 @@ RULES: dict[str, RuleInfo] = {
         _MAN,
         "Role assignments to managed identities send principalType=ServicePrincipal",
         _DEPLOY,
+    ),
+    # --- the CI identities (the bootstrap plan), pipeline.py ----------------------------------
+    "pipeline-preview-identity-read-only": RuleInfo(
+        44,
+        "project; Azure built-in Reader (*/read, no data action)",
+        _C,
+        _MAN,
+        "An identity that pull requests can use holds Reader (or read-only roles) and reads no "
+        "secret",
+    ),
+    "pipeline-permission-granting-only-protected": RuleInfo(
+        45,
+        "Graph permissions reference (permissions that grant authorization)",
+        _C,
+        _MAN,
+        "Permission-granting Graph permissions only for identities of protected environments",
+        note="Protection is what the bootstrap declares in each federated credential's "
+        "description; GitHub's own setting is checked in GitHub (docs/ci.md)",
+    ),
+    "pipeline-federated-subject-exact": RuleInfo(
+        46,
+        "CKV_AZURE_249 (made exact)",
+        _H,
+        _MAN,
+        "Federated credentials name one exact GitHub subject (no expression, no pattern)",
     ),
 }

@@ -24,6 +24,7 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 # tenant (learn.microsoft.com/graph/permissions-reference); used by the bootstrap program.
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_APP_ROLE_IDS = {
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
     "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
     "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
     "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",

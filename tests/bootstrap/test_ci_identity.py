@@ -2,48 +2,58 @@
 
 from __future__ import annotations
 
-import copy
+import asyncio
 import json
 import re
-import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
-import yaml
+from pulumi.runtime.mocks import MockMonitor
 
 from bootstrap.ci_identity import (
     CONTRIBUTOR,
+    ENVIRONMENT_PROTECTED,
+    ENVIRONMENT_UNPROTECTED,
     GITHUB_ISSUER,
     KEY_VAULT_SECRETS_USER,
     RBAC_ADMINISTRATOR,
     READER,
     TOKEN_EXCHANGE_AUDIENCE,
-    CiIdentityArgs,
-    RoleGrant,
 )
-from bootstrap.config import PROJECT, ConfigError, parse_config
-from bootstrap.stack import LIST_SUBSCRIPTION_SECRETS
+from bootstrap.config import parse_config
+from bootstrap.stack import _resource_groups
 from sandbox.check.runner import load_pack_config, run_check
-from sandbox.errors import SandboxError
-from sandbox.plan.model import build_plan
-from sandbox.program.mocks import GRAPH_APP_ROLE_IDS
-from sandbox.program.runner import run_program
+from sandbox.program.mocks import GRAPH_APP_ROLE_IDS, StackMocks
+from tests.bootstrap.plans import (
+    BOOTSTRAP,
+    DEV_GROUP,
+    PROD_GROUP,
+    REPO,
+    ROOT,
+    SUB,
+    Plan,
+    assignments_of,
+    environment,
+    graph_grants_of,
+    key,
+    of_type,
+    plan_ci,
+    plan_with,
+    raw_ci,
+    role_and_scope,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-BOOTSTRAP = ROOT / "bootstrap"
-REPO = "contoso/secure-api-calls"
-SUB = "7c1e4b2a-9d3f-4a6e-8b5c-2f0d1e3a4b5c"
-DEV_SCOPE = f"/subscriptions/{SUB}/resourceGroups/rg-contoso-dev"
-PROD_SCOPE = f"/subscriptions/{SUB}/resourceGroups/rg-contoso-prod"
-SHARED_SCOPE = "/subscriptions/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-
-Plan = dict[str, Any]
-Resource = Mapping[str, Any]
+OTHER_SUB = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+GRAPH_NEEDED = {
+    GRAPH_APP_ROLE_IDS[name]
+    for name in ("Application.ReadWrite.OwnedBy", "AppRoleAssignment.ReadWrite.All")
+} | {GRAPH_APP_ROLE_IDS["Application.Read.All"]}
 
 
 @pytest.fixture(autouse=True)
@@ -53,54 +63,9 @@ def _keep_sys_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def ci_config() -> dict[str, Any]:
-    document = yaml.safe_load((BOOTSTRAP / "Pulumi.ci.yaml").read_text())
-    config: dict[str, Any] = document["config"]
-    return config
-
-
-def plan_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None], stack: str) -> Plan:
-    """The bootstrap program planned offline with `Pulumi.ci.yaml` changed by `edit`."""
-    shutil.copy(BOOTSTRAP / "__main__.py", tmp_path / "__main__.py")
-    shutil.copy(BOOTSTRAP / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    config = copy.deepcopy(ci_config())
-    edit(config)
-    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
-    return build_plan(run_program(stack, tmp_path))
-
-
-def key(name: str) -> str:
-    return f"{PROJECT}:{name}"
-
-
 @pytest.fixture(scope="module")
 def ci_plan() -> Plan:
-    return build_plan(run_program("ci", BOOTSTRAP))
-
-
-def of_type(plan: Plan, suffix: str) -> list[Resource]:
-    return [r for r in plan["resources"] if r["type"].endswith(suffix)]
-
-
-def named(plan: Plan, name: str) -> Resource:
-    matches: list[Resource] = [r for r in plan["resources"] if r["name"] == name]
-    assert len(matches) == 1, name
-    return matches[0]
-
-
-def principal_of(plan: Plan, identity: str) -> str:
-    object_id: str = named(plan, f"{identity}-sp")["outputs"]["objectId"]
-    return object_id
-
-
-def assignments_of(plan: Plan, identity: str) -> list[Resource]:
-    principal = principal_of(plan, identity)
-    return [r for r in of_type(plan, ":RoleAssignment") if r["inputs"]["principalId"] == principal]
-
-
-def role_and_scope(assignment: Resource) -> tuple[str, str]:
-    role = assignment["inputs"]["roleDefinitionId"].rsplit("/", 1)[-1]
-    return role, assignment["inputs"]["scope"]
+    return plan_ci()
 
 
 # --- federated credentials -----------------------------------------------------------------
@@ -134,10 +99,28 @@ def test_each_credential_belongs_to_its_own_registration(ci_plan: Plan) -> None:
     assert owners == {f"/applications/{r['outputs']['objectId']}" for r in registrations}
 
 
+def test_each_environment_credential_says_whether_its_environment_is_protected(
+    tmp_path: Path,
+) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        environment(config, "dev").update(protected=False, graphPermissions=[])
+
+    plan = plan_with(tmp_path, edit, "devopen")
+    described = {
+        r["name"]: r["inputs"]["description"]
+        for r in of_type(plan, ":ApplicationFederatedIdentityCredential")
+    }
+    assert described["deploy-prod-github"].endswith(f"{ENVIRONMENT_PROTECTED}.")
+    assert described["deploy-dev-github"].endswith(f"{ENVIRONMENT_UNPROTECTED}.")
+    assert ENVIRONMENT_PROTECTED not in described["deploy-dev-github"]
+    assert "protection" not in described["preview-github"]
+
+
 def test_the_environment_list_decides_which_subjects_exist(tmp_path: Path) -> None:
     def edit(config: dict[str, Any]) -> None:
-        config[key("environments")] = ["staging"]
-        config[key("scope")] = SHARED_SCOPE
+        config[key("environments")] = [
+            {"name": "staging", "resourceGroup": f"/subscriptions/{SUB}/resourceGroups/rg-st"}
+        ]
 
     plan = plan_with(tmp_path, edit, "stagingonly")
     subjects = sorted(
@@ -163,13 +146,54 @@ def test_registrations_are_single_tenant_and_principals_require_assignment(ci_pl
         assert principal["inputs"]["appRoleAssignmentRequired"] is True
 
 
+# --- resource groups ------------------------------------------------------------------------
+
+
+def test_the_bootstrap_creates_each_environments_group_in_its_subscription(ci_plan: Plan) -> None:
+    groups = {r["name"]: r for r in of_type(ci_plan, ":ResourceGroup")}
+    assert sorted(groups) == ["rg-dev", "rg-prod"]
+    assert groups["rg-dev"]["inputs"]["resourceGroupName"] == "rg-contoso-dev"
+    assert groups["rg-prod"]["inputs"]["resourceGroupName"] == "rg-contoso-prod"
+    [provider] = of_type(ci_plan, "pulumi:providers:azure-native")
+    assert provider["inputs"]["subscriptionId"] == SUB
+    for group in groups.values():
+        assert group["inputs"]["location"] == "westeurope"
+
+
+def test_groups_in_two_subscriptions_get_one_provider_each(tmp_path: Path) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        environment(config, "prod")["resourceGroup"] = (
+            f"/subscriptions/{OTHER_SUB}/resourceGroups/rg-contoso-prod"
+        )
+
+    plan = plan_with(tmp_path, edit, "twosubs")
+    providers = of_type(plan, "pulumi:providers:azure-native")
+    assert sorted(p["inputs"]["subscriptionId"] for p in providers) == sorted([SUB, OTHER_SUB])
+    prod = f"/subscriptions/{OTHER_SUB}/resourceGroups/rg-contoso-prod"
+    assert {s for _, s in map(role_and_scope, assignments_of(plan, "deploy-prod"))} == {prod}
+    commands = plan["outputs"]["githubCommands"]
+    assert (
+        f"gh variable set AZURE_SUBSCRIPTION_ID --repo {REPO} --env prod --body '{OTHER_SUB}'"
+        in (commands)
+    )
+
+
+def test_role_assignments_wait_for_the_group_they_are_scoped_to(ci_plan: Plan) -> None:
+    urn = {r["name"]: r["urn"] for r in of_type(ci_plan, ":ResourceGroup")}
+    for env in ("dev", "prod"):
+        for assignment in assignments_of(ci_plan, f"deploy-{env}"):
+            assert urn[f"rg-{env}"] in assignment["dependencies"]
+    for assignment in assignments_of(ci_plan, "preview"):
+        assert urn["rg-dev"] in assignment["dependencies"]
+
+
 # --- Azure roles ----------------------------------------------------------------------------
 
 
-def test_each_deploying_identity_holds_contributor_and_rbac_admin_on_its_own_scope(
+def test_each_deploying_identity_holds_contributor_and_rbac_admin_on_its_own_group(
     ci_plan: Plan,
 ) -> None:
-    for env, scope in (("dev", DEV_SCOPE), ("prod", PROD_SCOPE)):
+    for env, scope in (("dev", DEV_GROUP), ("prod", PROD_GROUP)):
         roles = sorted(role_and_scope(a) for a in assignments_of(ci_plan, f"deploy-{env}"))
         assert roles == sorted([(CONTRIBUTOR, scope), (RBAC_ADMINISTRATOR, scope)])
 
@@ -194,46 +218,43 @@ def test_rbac_admin_may_only_assign_key_vault_secrets_user_to_service_principals
             assert "condition" not in other["inputs"]
 
 
-def test_the_preview_identity_can_read_and_list_keys_but_never_write(ci_plan: Plan) -> None:
-    key_reader = named(ci_plan, "preview-subscription-key-reader")
-    custom = key_reader["inputs"]["roleDefinitionId"]
+def test_the_preview_identity_holds_reader_on_previewed_groups_and_nothing_else(
+    ci_plan: Plan,
+) -> None:
+    assert of_type(ci_plan, ":RoleDefinition") == []
     roles = sorted(role_and_scope(a) for a in assignments_of(ci_plan, "preview"))
-    assert roles == sorted(
-        [(READER, DEV_SCOPE), (READER, PROD_SCOPE), (custom, DEV_SCOPE), (custom, PROD_SCOPE)]
-    )
-    assert key_reader["inputs"]["permissions"] == [{"actions": [LIST_SUBSCRIPTION_SECRETS]}]
-    assert key_reader["inputs"]["assignableScopes"] == [DEV_SCOPE, PROD_SCOPE]
+    assert roles == [(READER, DEV_GROUP)]  # prod is not previewed by pull requests
+    # The program reads each Web App's service principal from Graph, at preview too.
+    [graph] = graph_grants_of(ci_plan, "preview")
+    assert graph["inputs"]["appRoleId"] == GRAPH_APP_ROLE_IDS["Application.Read.All"]
 
 
-def test_without_key_listing_the_preview_identity_is_reader_only(tmp_path: Path) -> None:
+def test_without_previewed_stacks_the_preview_identity_holds_nothing(tmp_path: Path) -> None:
     def edit(config: dict[str, Any]) -> None:
-        config[key("previewReadsSubscriptionKeys")] = False
+        environment(config, "dev")["preview"] = False
 
-    plan = plan_with(tmp_path, edit, "readeronly")
-    assert of_type(plan, ":RoleDefinition") == []
+    plan = plan_with(tmp_path, edit, "nopreview")
+    assert assignments_of(plan, "preview") == []
+    assert graph_grants_of(plan, "preview") == []
+    assert plan["outputs"]["githubVariables"]["repository"]["PREVIEW_STACKS"] == "[]"
+
+
+def test_previewing_prod_too_adds_reader_on_its_group_only(tmp_path: Path) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        environment(config, "prod")["preview"] = True
+
+    plan = plan_with(tmp_path, edit, "bothpreviewed")
     roles = sorted(role_and_scope(a) for a in assignments_of(plan, "preview"))
-    assert roles == sorted([(READER, DEV_SCOPE), (READER, PROD_SCOPE)])
-
-
-def test_a_shared_scope_is_granted_once_to_the_preview_identity(tmp_path: Path) -> None:
-    def edit(config: dict[str, Any]) -> None:
-        config[key("scope")] = SHARED_SCOPE
-
-    plan = plan_with(tmp_path, edit, "shared")
-    scopes = [role_and_scope(a) for a in assignments_of(plan, "preview")]
-    assert sorted(role for role, _ in scopes).count(READER) == 1
-    assert {scope for _, scope in scopes} == {SHARED_SCOPE}
-    for env in ("dev", "prod"):
-        assert {s for _, s in map(role_and_scope, assignments_of(plan, f"deploy-{env}"))} == {
-            SHARED_SCOPE
-        }
+    assert roles == sorted([(READER, DEV_GROUP), (READER, PROD_GROUP)])
+    variables = plan["outputs"]["githubVariables"]["repository"]
+    assert json.loads(variables["PREVIEW_STACKS"]) == ["dev", "prod"]
 
 
 def test_role_assignments_have_stable_uuid5_names_and_literal_role_ids(ci_plan: Plan) -> None:
-    again = build_plan(run_program("ci", BOOTSTRAP))
+    again = plan_ci()
     names = [r["inputs"]["roleAssignmentName"] for r in of_type(ci_plan, ":RoleAssignment")]
     assert names == [r["inputs"]["roleAssignmentName"] for r in of_type(again, ":RoleAssignment")]
-    assert len(set(names)) == len(names) == 8
+    assert len(set(names)) == len(names) == 5
     assert all(uuid.UUID(name).version == 5 for name in names)
     for assignment in of_type(ci_plan, ":RoleAssignment"):
         assert assignment["inputs"]["principalType"] == "ServicePrincipal"
@@ -245,40 +266,42 @@ def test_role_assignments_have_stable_uuid5_names_and_literal_role_ids(ci_plan: 
 # --- Microsoft Graph ------------------------------------------------------------------------
 
 
-def test_graph_permissions_go_to_each_deploying_identity_when_enabled(ci_plan: Plan) -> None:
+def test_each_deploying_identity_gets_the_graph_permissions_its_environment_lists(
+    ci_plan: Plan,
+) -> None:
     grants = of_type(ci_plan, ":AppRoleAssignment")
-    expected = {
-        GRAPH_APP_ROLE_IDS["Application.ReadWrite.OwnedBy"],
-        GRAPH_APP_ROLE_IDS["AppRoleAssignment.ReadWrite.All"],
-    }
     for env in ("dev", "prod"):
-        mine = [
-            g
-            for g in grants
-            if g["inputs"]["principalObjectId"] == principal_of(ci_plan, f"deploy-{env}")
-        ]
-        assert {g["inputs"]["appRoleId"] for g in mine} == expected
-    assert len(grants) == 4  # the preview identity gets none
+        mine = graph_grants_of(ci_plan, f"deploy-{env}")
+        assert {g["inputs"]["appRoleId"] for g in mine} == GRAPH_NEEDED
+    assert len(grants) == 7  # and Application.Read.All for the preview identity
     assert len({g["inputs"]["resourceObjectId"] for g in grants}) == 1
     assert GRAPH_APP_ROLE_IDS["Application.ReadWrite.All"] not in {
         g["inputs"]["appRoleId"] for g in grants
     }
 
 
-def test_no_graph_permissions_when_disabled(tmp_path: Path) -> None:
+def test_an_environment_without_graph_permissions_gets_none(tmp_path: Path) -> None:
     def edit(config: dict[str, Any]) -> None:
-        config[key("grantGraphPermissions")] = False
+        environment(config, "dev").update(protected=False, graphPermissions=[])
 
-    plan = plan_with(tmp_path, edit, "nograph")
-    assert of_type(plan, ":AppRoleAssignment") == []
-    assert len(of_type(plan, ":ApplicationFederatedIdentityCredential")) == 3
+    plan = plan_with(tmp_path, edit, "devnograph")
+    assert graph_grants_of(plan, "deploy-dev") == []
+    assert len(graph_grants_of(plan, "deploy-prod")) == 3
 
 
-def test_graph_permissions_are_off_unless_asked_for(tmp_path: Path) -> None:
+def test_an_unprotected_environment_may_hold_graph_permissions_that_grant_nothing(
+    tmp_path: Path,
+) -> None:
     def edit(config: dict[str, Any]) -> None:
-        del config[key("grantGraphPermissions")]
+        environment(config, "dev").update(
+            protected=False, graphPermissions=["Application.ReadWrite.OwnedBy"]
+        )
 
-    assert of_type(plan_with(tmp_path, edit, "default"), ":AppRoleAssignment") == []
+    plan = plan_with(tmp_path, edit, "devownedby")
+    [grant] = graph_grants_of(plan, "deploy-dev")
+    assert grant["inputs"]["appRoleId"] == GRAPH_APP_ROLE_IDS["Application.ReadWrite.OwnedBy"]
+    report = run_check(plan, {})
+    assert not report.mandatory_failed, [f.message for f in report.findings]
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -295,6 +318,7 @@ def test_outputs_name_the_exact_github_variables_to_set(ci_plan: Plan) -> None:
             "AZURE_TENANT_ID": outputs["tenantId"],
             "AZURE_CLIENT_ID": client["preview"],
             "AZURE_SUBSCRIPTION_ID": SUB,
+            "PREVIEW_STACKS": '["dev"]',
         },
         "environments": {
             env: {"AZURE_CLIENT_ID": client[f"deploy-{env}"], "AZURE_SUBSCRIPTION_ID": SUB}
@@ -307,82 +331,40 @@ def test_outputs_name_the_exact_github_variables_to_set(ci_plan: Plan) -> None:
     }
     assert outputs["previewClientId"] == client["preview"]
     assert (
-        f"gh variable set AZURE_CLIENT_ID --repo {REPO} --env prod --body {client['deploy-prod']}"
+        f"gh variable set AZURE_CLIENT_ID --repo {REPO} --env prod --body '{client['deploy-prod']}'"
         in outputs["githubCommands"]
     )
-    assert len(outputs["githubCommands"]) == 7
-
-
-# --- configuration errors -------------------------------------------------------------------
-
-
-def raw_ci() -> dict[str, Any]:
-    prefix = f"{PROJECT}:"
-    return {k[len(prefix) :]: v for k, v in ci_config().items()}
-
-
-BAD_CONFIGS: list[tuple[Callable[[dict[str, Any]], object], str]] = [
-    (lambda c: c.update(githubRepo="x/y"), "githubRepo: unknown key"),
-    (lambda c: c.pop("githubRepository"), "githubRepository: required key is missing"),
-    (
-        lambda c: c.update(githubRepository="contoso"),
-        "githubRepository: 'contoso' is not OWNER/REPO",
-    ),
-    (lambda c: c.update(environments=[]), "environments:"),
-    (lambda c: c.update(environments=["dev", "Prod"]), "environments[1]:"),
-    (lambda c: c.update(environments=["dev", "dev"]), "environments[1]: 'dev' appears twice"),
-    (
-        lambda c: c.update(environments=["dev", "prod", "qa"]),
-        "scope: no scope for environment 'qa'",
-    ),
-    (lambda c: c["scope"].update(qa=DEV_SCOPE), "scope.qa: 'qa' is not one of environments"),
-    (
-        lambda c: c["scope"].update(dev="/subscriptions/*"),
-        "scope.dev: '/subscriptions/*' is not a scope",
-    ),
-    (lambda c: c.update(scope="rg-contoso-dev"), "scope: 'rg-contoso-dev' is not a scope"),
-    (lambda c: c.update(scope=42), "scope: must be one scope, or a map of environment to scope"),
-    (
-        lambda c: c.update(grantGraphPermissions="yes"),
-        "grantGraphPermissions: 'yes' is not a boolean",
-    ),
-]
-
-
-@pytest.mark.parametrize(("mutate", "expected"), BAD_CONFIGS)
-def test_bad_config_is_one_line_naming_the_key(
-    mutate: Callable[[dict[str, Any]], object], expected: str
-) -> None:
-    raw = copy.deepcopy(raw_ci())
-    mutate(raw)
-    with pytest.raises(ConfigError) as caught:
-        parse_config(raw)
-    message = str(caught.value)
-    assert "\n" not in message
-    assert message.startswith(f"config {PROJECT}:{expected}"), message
-
-
-def test_the_offline_plan_reports_a_bad_key_in_one_line(tmp_path: Path) -> None:
-    def edit(config: dict[str, Any]) -> None:
-        config[key("enviroments")] = ["dev"]
-
-    with pytest.raises(SandboxError) as caught:
-        plan_with(tmp_path, edit, "typo")
-    assert str(caught.value) == (
-        f"config {PROJECT}:enviroments: unknown key (check the spelling; "
-        "see docs/first-deployment.md)"
+    assert (
+        f"gh variable set PREVIEW_STACKS --repo {REPO} --body '[\"dev\"]'"
+        in (outputs["githubCommands"])
     )
+    assert len(outputs["githubCommands"]) == 8
 
 
-def test_an_identity_refuses_a_wildcard_subject() -> None:
-    with pytest.raises(ValueError, match="exact"):
-        CiIdentityArgs(display_name="x", subject="repo:contoso/*:environment:prod", grants=())
-    with pytest.raises(ValueError, match="label"):
-        CiIdentityArgs(
-            display_name="x",
-            subject="repo:a/b:pull_request",
-            grants=(RoleGrant("r", READER, SHARED_SCOPE), RoleGrant("r", READER, DEV_SCOPE)),
-        )
+def test_outputs_say_per_environment_what_the_config_declared(ci_plan: Plan) -> None:
+    environments = ci_plan["outputs"]["environments"]
+    assert environments["dev"] == {
+        "resourceGroup": DEV_GROUP,
+        "protected": True,
+        "preview": True,
+        "graphPermissions": [
+            "Application.ReadWrite.OwnedBy",
+            "AppRoleAssignment.ReadWrite.All",
+            "Application.Read.All",
+        ],
+    }
+    assert environments["prod"]["preview"] is False
+
+
+def test_the_sample_stacks_use_the_groups_the_bootstrap_creates_as_they_are() -> None:
+    import yaml
+
+    for env, group in (("dev", DEV_GROUP), ("prod", PROD_GROUP)):
+        stack = yaml.safe_load((ROOT / f"Pulumi.{env}.yaml").read_text())["config"]
+        assert stack["secure-api-calls:resourceGroup"] == {
+            "name": group.rsplit("/", 1)[-1],
+            "existing": True,
+        }
 
 
 # --- policy pack, command line, project files -----------------------------------------------
@@ -393,6 +375,19 @@ def test_the_bootstrap_plan_passes_every_policy_rule(ci_plan: Plan, pack_config:
     report = run_check(ci_plan, load_pack_config(ROOT / "policies" / pack_config))
     assert not report.mandatory_failed
     assert report.findings == ()
+
+
+def test_the_documented_check_command_passes_the_sample_bootstrap_stack() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "check", "--stack", "ci", "--project-dir", "bootstrap"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passed: 0 mandatory" in result.stdout
 
 
 def test_the_documented_offline_plan_command_works(tmp_path: Path) -> None:
@@ -417,7 +412,7 @@ def test_the_documented_offline_plan_command_works(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert len(json.loads(out.read_text())["resources"]) == 25
+    assert len(json.loads(out.read_text())["resources"]) == 27
 
 
 def test_the_bootstrap_pins_the_same_sdk_versions_as_the_stack() -> None:
@@ -452,3 +447,47 @@ def test_the_bootstrap_program_imports_only_the_sdks_pydantic_and_itself() -> No
             for name in names:
                 root = name.split(".")[0]
                 assert root in allowed or root in sys.stdlib_module_names, f"{path.name}: {name}"
+
+
+class _OptionsMonitor(MockMonitor):
+    """Keeps the resource options the engine receives, which a Plan does not record."""
+
+    def __init__(self) -> None:
+        super().__init__(StackMocks("ci"))
+        self.requests: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
+        self.requests[request.name] = request
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
+def test_the_groups_are_protected_and_made_by_their_subscriptions_provider() -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())  # an earlier asyncio.run() clears it
+    monitor = _OptionsMonitor()
+    pulumi.runtime.set_mocks(monitor.mocks, project="p", stack="ci", preview=False, monitor=monitor)
+
+    @pulumi.runtime.test
+    def register() -> None:
+        _resource_groups(parse_config(raw_ci()))
+
+    register()
+    for env in ("dev", "prod"):
+        request = monitor.requests[f"rg-{env}"]
+        assert request.protect is True  # deleting the bootstrap stack must not delete a stack
+        assert f"subscription-{SUB}" in request.provider
+
+
+def test_the_preview_workflow_previews_what_the_bootstrap_says_with_the_preview_token(
+    ci_plan: Plan,
+) -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    job = workflow["jobs"]["preview"]
+    assert "vars.PREVIEW_STACKS" in job["strategy"]["matrix"]["stack"]
+    assert "PREVIEW_STACKS" in ci_plan["outputs"]["githubVariables"]["repository"]
+    assert "environment" not in job  # the subject must stay repo:ORG/REPO:pull_request
+    [step] = [s for s in job["steps"] if s.get("name") == "pulumi preview"]
+    assert step["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_PREVIEW_ACCESS_TOKEN }}"
+    assert step["with"]["command"] == "preview"
+    assert "refresh" not in step["with"]  # a refresh would read app settings (not in Reader)

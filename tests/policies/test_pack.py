@@ -42,7 +42,7 @@ def run_resource(name: str, type_: str, props: dict[str, Any]) -> list[str]:
 
 
 def test_every_row_of_the_rule_table_has_a_policy() -> None:
-    assert {info.number for info in RULES.values()} == set(range(1, 44))
+    assert {info.number for info in RULES.values()} == set(range(1, 47))
     assert sorted(p.name for p in all_policies()) == sorted(RULES)
 
 
@@ -85,6 +85,8 @@ def test_stack_rules_are_stack_policies() -> None:
         "preflight-apim-operation-unique",
         "preflight-app-role-group-licence",
         "preflight-role-assignment-principal-type",
+        "pipeline-preview-identity-read-only",
+        "pipeline-permission-granting-only-protected",
     }
     for policy in all_policies():
         expected = StackValidationPolicy if policy.name in stack_rules else ResourceValidationPolicy

@@ -142,7 +142,7 @@ def test_the_shipped_project_requires_only_what_the_program_cannot_default() -> 
     assert {k for k, d in bootstrap.items() if d.default is None} == {
         "githubRepository",
         "environments",
-        "scope",
+        "location",
     }
 
 

@@ -1,4 +1,4 @@
-"""Plans of the real stacks, made once per test process under mocks (preview=False)."""
+"""Plans of the fixture stacks, made once per test process under mocks (preview=False)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from sandbox.plan.model import plan_stack
+from tests.fixture_stacks import DEV, PROD
 
 
 @pytest.fixture(scope="session")
 def dev_plan() -> dict[str, Any]:
-    return plan_stack("dev")
+    return plan_stack("dev", config_file=DEV)
 
 
 @pytest.fixture(scope="session")
 def prod_plan() -> dict[str, Any]:
-    return plan_stack("prod")
+    return plan_stack("prod", config_file=PROD)

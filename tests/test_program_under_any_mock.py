@@ -10,7 +10,8 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
+
+from tests.fixture_stacks import stack_document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def test_the_dev_program_registers_every_resource_under_bare_mocks(echo: bool) -
     # current loop, and the SDK's mocks need one.
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="secure-api-calls", stack="dev", preview=False)
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document = stack_document("dev")
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
     )

@@ -13,6 +13,8 @@ import yaml
 from bootstrap.config import PROJECT
 from sandbox.plan.model import build_plan
 from sandbox.program.runner import run_program
+from tests.fixture_stacks import BOOTSTRAP as FIXTURE_BOOTSTRAP
+from tests.fixture_stacks import CI, stack_document
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = ROOT / "bootstrap"
@@ -30,7 +32,7 @@ def key(name: str) -> str:
 
 
 def ci_config() -> dict[str, Any]:
-    document = yaml.safe_load((BOOTSTRAP / "Pulumi.ci.yaml").read_text())
+    document = stack_document("ci", FIXTURE_BOOTSTRAP)
     config: dict[str, Any] = document["config"]
     return config
 
@@ -48,7 +50,7 @@ def environment(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def plan_ci() -> Plan:
-    return build_plan(run_program("ci", BOOTSTRAP))
+    return build_plan(run_program("ci", BOOTSTRAP, config_file=CI))
 
 
 def plan_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None], stack: str) -> Plan:

@@ -48,6 +48,8 @@ from tests.bootstrap.plans import (
     raw_ci,
     role_and_scope,
 )
+from tests.fixture_stacks import BOOTSTRAP as FIXTURE_BOOTSTRAP
+from tests.fixture_stacks import config_file_args
 
 OTHER_SUB = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 GRAPH_NEEDED = {
@@ -379,7 +381,15 @@ def test_the_bootstrap_plan_passes_every_policy_rule(ci_plan: Plan, pack_config:
 
 def test_the_documented_check_command_passes_the_sample_bootstrap_stack() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sandbox", "check", "--stack", "ci", "--project-dir", "bootstrap"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "check",
+            *config_file_args("ci", FIXTURE_BOOTSTRAP),
+            "--project-dir",
+            "bootstrap",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -400,8 +410,7 @@ def test_the_documented_offline_plan_command_works(tmp_path: Path) -> None:
             "plan",
             "--project-dir",
             "bootstrap",
-            "--stack",
-            "ci",
+            *config_file_args("ci", FIXTURE_BOOTSTRAP),
             "--out",
             str(out),
         ],

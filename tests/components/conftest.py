@@ -12,10 +12,10 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 from pulumi.runtime import rpc
 
 from sandbox.program.mocks import StackMocks
+from tests.fixture_stacks import stack_document
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def revealed_dev() -> RevealingMocks:
     asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RevealingMocks("dev")
     pulumi.runtime.set_mocks(mocks, project="secure-api-calls", stack="dev", preview=False)
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document = stack_document("dev")
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
     )

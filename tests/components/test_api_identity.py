@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from components.config import DEVELOPER_TOOLS
+from tests.fixture_stacks import DEV
 from tests.plan_helpers import by_urn, named, of_type
 
 
@@ -39,7 +40,7 @@ def test_role_ids_are_uuid5_stable_across_runs_and_different_across_stacks(
 ) -> None:
     from sandbox.plan.model import plan_stack
 
-    again = plan_stack("dev")
+    again = plan_stack("dev", config_file=DEV)
     ids = {r["name"]: r["inputs"]["roleId"] for r in of_type(dev_plan, ":ApplicationAppRole")}
     assert ids == {r["name"]: r["inputs"]["roleId"] for r in of_type(again, ":ApplicationAppRole")}
     assert all(uuid.UUID(role_id).version == 5 for role_id in ids.values())

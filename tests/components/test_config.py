@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from components.config import ConfigError, parse_config
+from tests.fixture_stacks import stack_document
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def dev_raw() -> dict[str, Any]:
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document = stack_document("dev")
     prefix = "secure-api-calls:"
     return {k[len(prefix) :]: v for k, v in document["config"].items() if k.startswith(prefix)}
 

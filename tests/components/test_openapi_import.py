@@ -13,6 +13,7 @@ from components.gateway_policy import parse_operation_policy
 from sandbox.check.runner import run_check
 from sandbox.plan.model import build_plan
 from sandbox.program.runner import run_program
+from tests.fixture_stacks import stack_document
 from tests.plan_helpers import named, of_type
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def project_with_openapi_api(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "customers.json").write_text(json.dumps(SPEC))
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document = stack_document("dev")
     document["config"]["secure-api-calls:apis"].append(
         {
             "name": "customers",

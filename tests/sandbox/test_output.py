@@ -14,6 +14,7 @@ import pytest
 
 from sandbox.errors import SandboxError
 from sandbox.output import write_text
+from tests.fixture_stacks import config_file_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +69,8 @@ def test_a_directory_a_missing_folder_and_an_unwritable_place_are_one_line_error
 
 def test_plan_to_dev_stdout_prints_json_and_leaves_the_device_alone() -> None:
     # The issue's own check: `plan --out /dev/stdout | head -c 100`, run as CI runs it.
-    shell = f"{sys.executable} -m sandbox plan --out /dev/stdout | head -c 100"
+    args = " ".join(config_file_args("dev"))
+    shell = f"{sys.executable} -m sandbox plan {args} --out /dev/stdout | head -c 100"
     result = subprocess.run(
         ["bash", "-c", shell], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -90,7 +92,7 @@ def test_a_link_to_a_device_stays_a_link_to_a_device(tmp_path: Path) -> None:
 
 def test_plan_to_dash_writes_only_json_to_stdout() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sandbox", "plan", "--out", "-"],
+        [sys.executable, "-m", "sandbox", "plan", *config_file_args("dev"), "--out", "-"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixture_stacks import config_file_args
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -69,7 +71,7 @@ def test_check_catches_a_hand_edited_defect_with_the_right_rule(
 
 
 def test_check_passes_the_dev_stack_and_refuses_a_garbage_plan(tmp_path: Path) -> None:
-    assert sandbox("check", "--stack", "dev").returncode == 0
+    assert sandbox("check", *config_file_args("dev")).returncode == 0
     garbage = tmp_path / "plan.json"
     garbage.write_text("{not json")
     result = sandbox("check", "--plan", str(garbage))
@@ -81,14 +83,14 @@ def test_check_passes_the_dev_stack_and_refuses_a_garbage_plan(tmp_path: Path) -
 
 
 def test_doctor_refuses_garbage_in_one_line() -> None:
-    result = sandbox("doctor", "--stack", "dev", "-", stdin="hello")
+    result = sandbox("doctor", *config_file_args("dev"), "-", stdin="hello")
     assert result.returncode == 2
     assert result.stderr.startswith("error: not a JWT")
     assert result.stderr.count("\n") == 1
 
 
 def test_rehearse_runs_every_scenario_as_expected_and_reports_json() -> None:
-    result = sandbox("rehearse", "--stack", "dev", "--json")
+    result = sandbox("rehearse", *config_file_args("dev"), "--json")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     document = json.loads(result.stdout)
     assert document["check"]["mandatoryFailed"] is False

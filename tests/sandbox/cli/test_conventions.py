@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixture_stacks import BOOTSTRAP, config_file_args
+
 ROOT = Path(__file__).resolve().parents[3]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "secure-api-calls"
 COMMANDS = ("preview", "plan", "check", "diff", "rehearse", "doctor")
@@ -67,7 +69,7 @@ def test_every_reporting_command_takes_format_and_refuses_an_unknown_one() -> No
 
 
 def test_preview_as_json_is_the_plan_document() -> None:
-    result = run("preview", "--stack", "dev", "--format", "json")
+    result = run("preview", *config_file_args("dev"), "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["format"] == "secure-api-calls-plan"
@@ -95,7 +97,7 @@ def test_outside_a_project_the_tool_says_where_it_looked(tmp_path: Path) -> None
 
 def test_a_project_folder_is_found_from_a_subfolder_as_pulumi_finds_it() -> None:
     result = subprocess.run(
-        [str(CONSOLE_SCRIPT), "plan", "--stack", "ci"],
+        [str(CONSOLE_SCRIPT), "plan", *config_file_args("ci", BOOTSTRAP)],
         cwd=ROOT / "bootstrap",
         capture_output=True,
         text=True,

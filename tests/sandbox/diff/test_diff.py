@@ -28,6 +28,7 @@ from sandbox.diff.compare import (
 )
 from sandbox.plan.model import build_plan, dumps
 from sandbox.program.runner import PROJECT_DIR, run_program
+from tests.fixture_stacks import stack_document
 
 Plan = dict[str, Any]
 NS = "secure-api-calls:"
@@ -35,7 +36,7 @@ NS = "secure-api-calls:"
 
 def plan_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Plan:
     """The dev plan after `edit` changed the dev config (keys without the namespace)."""
-    document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    document = stack_document("dev")
     config = {key.removeprefix(NS): value for key, value in document["config"].items()}
     edit(config)
     document["config"] = {(key if ":" in key else NS + key): value for key, value in config.items()}

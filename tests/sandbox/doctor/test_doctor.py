@@ -20,6 +20,7 @@ from sandbox.doctor import diagnose as doctor
 from sandbox.doctor.render import format_json, format_text
 from sandbox.errors import SandboxError
 from sandbox.plan.model import plan_stack
+from tests.fixture_stacks import DEV
 
 NOW = 1_750_000_000  # 2025-06-15 15:06:40 UTC
 AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
@@ -30,12 +31,12 @@ FOREIGN_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 @pytest.fixture(scope="module")
 def plan() -> dict[str, Any]:
-    return plan_stack("dev")
+    return plan_stack("dev", config_file=DEV)
 
 
 @pytest.fixture(scope="module")
 def config() -> StackConfig:
-    return doctor.load_config("dev")
+    return doctor.load_config("dev", config_file=DEV)
 
 
 @pytest.fixture(scope="module")

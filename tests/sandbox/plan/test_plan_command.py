@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fixture_stacks import config_file_args, stack_document, stack_file
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -28,14 +30,14 @@ def project_with(tmp_path: Path, edit: object) -> Path:
     """A copy of the project whose dev config is changed by `edit(config_dict)`."""
     shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document = stack_document("dev")
     edit(document["config"])  # type: ignore[operator]
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
     return tmp_path
 
 
 def test_preview_shows_the_tree_outputs_and_summary() -> None:
-    result = sandbox("preview", "--stack", "prod")
+    result = sandbox("preview", *config_file_args("prod"))
     assert result.returncode == 0, result.stderr
     assert "pulumi:pulumi:Stack" in result.stdout
     assert "├─ azure-native:web:WebApp" in result.stdout
@@ -47,8 +49,8 @@ def test_preview_shows_the_tree_outputs_and_summary() -> None:
 
 def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Path) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
-    assert sandbox("plan", "--stack", "dev", "--out", str(first)).returncode == 0
-    assert sandbox("plan", "--stack", "dev", "--out", str(second)).returncode == 0
+    assert sandbox("plan", *config_file_args("dev"), "--out", str(first)).returncode == 0
+    assert sandbox("plan", *config_file_args("dev"), "--out", str(second)).returncode == 0
     assert first.read_bytes() == second.read_bytes()
     plan = json.loads(first.read_text())
     assert plan["format"] == "secure-api-calls-plan" and plan["version"] == 1
@@ -106,8 +108,12 @@ def test_bad_config_exits_non_zero_with_one_line_naming_the_key(
     assert not out.exists(), "no half-written plan may be left behind"
 
 
-def test_unknown_stack_and_bad_options_are_one_line_errors() -> None:
-    missing = sandbox("preview", "--stack", "qa")
+def test_unknown_stack_and_bad_options_are_one_line_errors(tmp_path: Path) -> None:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for stack in ("dev", "prod"):
+        shutil.copy(stack_file(stack), tmp_path / f"Pulumi.{stack}.yaml")
+    missing = sandbox("preview", "--stack", "qa", "--project-dir", str(tmp_path))
     assert missing.returncode == 2
     assert missing.stderr == (
         "error: no stack 'qa': Pulumi.qa.yaml not found; known stacks: ['dev', 'prod']\n"
@@ -117,7 +123,7 @@ def test_unknown_stack_and_bad_options_are_one_line_errors() -> None:
 
 
 def test_an_unwritable_out_path_is_a_one_line_error() -> None:
-    result = sandbox("plan", "--stack", "dev", "--out", "/proc/plan.json")
+    result = sandbox("plan", *config_file_args("dev"), "--out", "/proc/plan.json")
     assert result.returncode == 2
     assert result.stderr.startswith("error: --out /proc/plan.json: cannot write there")
     assert result.stderr.count("\n") == 1

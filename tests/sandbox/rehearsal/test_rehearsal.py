@@ -22,6 +22,7 @@ from sandbox.errors import SandboxError
 from sandbox.rehearsal.run import loopback_no_proxy, process_environment
 from sandbox.rehearsal.scenarios import ATTACKS
 from sandbox.rehearsal.session import format_json, format_table, run_rehearsal, serve
+from tests.fixture_stacks import DEV, PROD
 from tests.sandbox.rehearsal.rehearsal_helpers import LineStream
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,7 +31,7 @@ KEY_ATTACKS = {"no-key", "wrong-key", "foreign-key"}
 
 @pytest.fixture(scope="module")
 def dev_report(dev_plan):
-    return run_rehearsal("dev", copy.deepcopy(dev_plan))
+    return run_rehearsal("dev", copy.deepcopy(dev_plan), config_file=DEV)
 
 
 def _failing(report) -> set[str]:
@@ -83,7 +84,7 @@ def test_consumers_reach_the_backend_through_the_real_client(dev_report):
 
 
 def test_the_json_report_is_stable(dev_plan, dev_report):
-    again = run_rehearsal("dev", copy.deepcopy(dev_plan))
+    again = run_rehearsal("dev", copy.deepcopy(dev_plan), config_file=DEV)
     assert format_json(again) == format_json(dev_report)
     document = json.loads(format_json(dev_report))
     assert document["ok"] is True
@@ -98,7 +99,7 @@ def test_letting_readers_create_orders_fails_exactly_that_scenario(dev_plan):
         "<value>Orders.Write</value>",
         "<value>Orders.Read</value>",
     )
-    report = run_rehearsal("dev", broken)
+    report = run_rehearsal("dev", broken, config_file=DEV)
     assert not report.ok
     assert _failing(report) == {"reporting calls orders/create-order"}
     assert "MISMATCH reporting calls orders/create-order: expected 403, got 200" in (
@@ -115,7 +116,7 @@ def test_letting_readers_adjust_stock_fails_the_consumer_and_every_developer_too
         "<value>Inventory.Read</value>",
     )
     tools = ("azure-cli", "vscode", "visual-studio", "azure-powershell")
-    assert _failing(run_rehearsal("dev", broken)) == {
+    assert _failing(run_rehearsal("dev", broken, config_file=DEV)) == {
         "storefront calls inventory/adjust-stock",
         *(f"orders-developers via {tool} calls inventory/adjust-stock" for tool in tools),
     }
@@ -128,7 +129,7 @@ def test_an_operation_policy_without_base_turns_every_token_attack_into_a_403(de
         "<inbound>\n        <base />",
         "<inbound>",
     )
-    report = run_rehearsal("dev", broken)
+    report = run_rehearsal("dev", broken, config_file=DEV)
     expected = {
         r.scenario.name
         for r in report.results
@@ -144,9 +145,9 @@ def test_user_errors_are_one_line_sandbox_errors(dev_plan):
     with pytest.raises(SandboxError, match="no stack 'nope'"):
         run_rehearsal("nope")
     with pytest.raises(SandboxError, match="not a secure-api-calls"):
-        run_rehearsal("dev", {"format": "other"})
+        run_rehearsal("dev", {"format": "other"}, config_file=DEV)
     with pytest.raises(SandboxError, match="plan is of stack 'dev', not 'prod'"):
-        run_rehearsal("prod", copy.deepcopy(dev_plan))
+        run_rehearsal("prod", copy.deepcopy(dev_plan), config_file=PROD)
     broken = _with_operation_policy(
         dev_plan,
         "orders-gateway-op-list-orders-policy",
@@ -154,7 +155,7 @@ def test_user_errors_are_one_line_sandbox_errors(dev_plan):
         '<base /><set-header name="x" exists-action="override" />',
     )
     with pytest.raises(SandboxError) as error:
-        run_rehearsal("dev", broken)
+        run_rehearsal("dev", broken, config_file=DEV)
     assert "ApiOperationPolicy::orders-gateway-op-list-orders-policy" in str(error.value)
     assert "\n" not in str(error.value)
 
@@ -208,7 +209,12 @@ def test_serve_prints_the_environment_and_a_real_managed_identity_gets_a_200(dev
 
 def test_the_serve_command_line_runs_until_sigterm_and_exits_cleanly():
     process = subprocess.Popen(
-        [sys.executable, "-c", "from sandbox.rehearsal.session import serve; serve('dev')"],
+        [
+            sys.executable,
+            "-c",
+            "from pathlib import Path; from sandbox.rehearsal.session import serve; "
+            f"serve('dev', config_file=Path({str(DEV)!r}))",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

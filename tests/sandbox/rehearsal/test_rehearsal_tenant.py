@@ -17,6 +17,7 @@ from sandbox.rehearsal.emulators.directory import DEFAULT_ACCESS_ROLE_ID
 from sandbox.rehearsal.scenarios import build_scenarios
 from sandbox.rehearsal.session import load_intent, run_rehearsal
 from sandbox.rehearsal.tenant import tenant_from_plan
+from tests.fixture_stacks import DEV
 from tests.plan_helpers import of_type
 from tests.sandbox.rehearsal.rehearsal_helpers import LineStream
 
@@ -118,7 +119,7 @@ def test_a_plan_without_a_tenant_output_is_refused(dev_plan):
 
 
 def test_every_scenario_name_is_unique_and_expectations_follow_the_roles(tenant):
-    scenarios = build_scenarios(load_intent("dev"), tenant, PROJECT_DIR)
+    scenarios = build_scenarios(load_intent("dev", DEV), tenant, PROJECT_DIR)
     names = [s.name for s in scenarios]
     assert len(names) == len(set(names))
     kinds = {
@@ -132,7 +133,7 @@ def test_every_scenario_name_is_unique_and_expectations_follow_the_roles(tenant)
 
 def test_an_injected_clock_drives_the_issuer_and_the_gateway_together(dev_plan):
     tomorrow = lambda: time.time() + 86_400  # noqa: E731
-    report = run_rehearsal("dev", copy.deepcopy(dev_plan), clock=tomorrow)
+    report = run_rehearsal("dev", copy.deepcopy(dev_plan), clock=tomorrow, config_file=DEV)
     assert report.ok
 
 
@@ -141,7 +142,9 @@ def test_rehearse_then_serve_reports_the_verdict_as_a_comment_before_the_environ
     outcome: list[object] = []
     worker = threading.Thread(
         target=lambda: outcome.append(
-            run_rehearsal("dev", copy.deepcopy(dev_plan), serve=True, out=stream, stop=stop)
+            run_rehearsal(
+                "dev", copy.deepcopy(dev_plan), serve=True, out=stream, stop=stop, config_file=DEV
+            )
         )
     )
     worker.start()

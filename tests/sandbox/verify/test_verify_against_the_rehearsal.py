@@ -75,7 +75,7 @@ def test_every_refusal_and_every_allowed_call_is_as_expected(rehearsal: Served):
     report = run_verify(load_outputs_file(rehearsal.outputs_file), signed_in)
     assert report.ok, format_text(report)
     results = by_name(report)
-    # orders-developers hold Orders.Read, Orders.Write and Inventory.Read (Pulumi.dev.yaml).
+    # orders-developers hold Orders.Read, Orders.Write and Inventory.Read (the dev fixture stack).
     for name in (
         "orders/list-orders with your token",
         "orders/get-order with your token",

@@ -18,9 +18,10 @@ from components.config import DEVELOPER_TOOLS
 from sandbox.rehearsal.emulators.forge import claims_of
 from sandbox.rehearsal.servers import Rehearsal
 from sandbox.rehearsal.session import load_intent, serve_forever
+from tests.fixture_stacks import stack_file
 from tests.sandbox.rehearsal.rehearsal_helpers import LineStream
 
-ORDERS_DEVELOPERS = "3b0d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"  # Pulumi.dev.yaml's developer group
+ORDERS_DEVELOPERS = "3b0d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"  # the dev fixture's developer group
 
 
 @dataclass
@@ -42,7 +43,11 @@ def served(plan: dict[str, Any]) -> Iterator[Served]:
     with Rehearsal(plan) as rehearsal:
         worker = threading.Thread(
             target=serve_forever,
-            args=(rehearsal, load_intent(plan["stack"]), plan["outputs"]),
+            args=(
+                rehearsal,
+                load_intent(plan["stack"], stack_file(plan["stack"])),
+                plan["outputs"],
+            ),
             kwargs={"out": stream, "stop": stop},
         )
         worker.start()

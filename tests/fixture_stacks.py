@@ -1,0 +1,37 @@
+"""The test suite's own stacks (tests/fixtures), never the user's Pulumi.<stack>.yaml.
+
+Every test that plans, rehearses or diagnoses a stack names one of these files as its config
+file, as `pulumi --config-file` does, so a user's edits or extra stack files never change what
+`make test` sees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STACKS = FIXTURES / "stacks"
+BOOTSTRAP = FIXTURES / "bootstrap"
+DEV = STACKS / "Pulumi.dev.yaml"
+PROD = STACKS / "Pulumi.prod.yaml"
+CI = BOOTSTRAP / "Pulumi.ci.yaml"
+
+
+def stack_file(stack: str, folder: Path = STACKS) -> Path:
+    path = folder / f"Pulumi.{stack}.yaml"
+    assert path.is_file(), f"no fixture stack {path}"
+    return path
+
+
+def stack_document(stack: str = "dev", folder: Path = STACKS) -> dict[str, Any]:
+    """A fresh, mutable copy of a fixture stack file's YAML document."""
+    document: dict[str, Any] = yaml.safe_load(stack_file(stack, folder).read_text("utf-8"))
+    return document
+
+
+def config_file_args(stack: str = "dev", folder: Path = STACKS) -> list[str]:
+    """The command-line arguments that plan a fixture stack."""
+    return ["--stack", stack, "--config-file", str(stack_file(stack, folder))]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 from components import azure_names, backend_url, naming
+from components.config_errors import first_problem
 from components.naming import PROJECT as PROJECT  # re-exported: the config namespace
 
 # First-party client IDs of the developer tools (reference: azure-facts.md). The Azure
@@ -408,33 +409,13 @@ def _check_names(config: StackConfig, stack: str) -> list[tuple[str, str]]:
     ]
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    kind, message = error["type"], error["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see the configuration reference in README.md)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "string_pattern_mismatch":
-        return f"'{error['input']}' does not match {error['ctx']['pattern']}"
-    if kind == "literal_error":
-        return f"'{error['input']}' is not allowed; expected {error['ctx']['expected']}"
-    return str(message).removeprefix("Value error, ")
-
-
 def parse_config(raw: Mapping[str, Any], stack: str, base_dir: Path | None = None) -> StackConfig:
     """Parse `{key: value}` (keys without the project namespace) or raise one ConfigError."""
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as error:
-        first = error.errors()[0]
-        raise ConfigError(f"config {PROJECT}:{_path(first['loc'])}: {_describe(first)}") from None
+        key, message = first_problem(error, StackConfig)
+        raise ConfigError(f"config {PROJECT}:{key}: {message}") from None
     problems = _cross_check(config, stack, base_dir or Path.cwd())
     if problems:
         key, message = problems[0]

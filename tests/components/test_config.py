@@ -32,9 +32,9 @@ def error_for(mutate: Any, stack: str = "dev") -> str:
     return message
 
 
-def test_the_dev_and_prod_stack_files_parse() -> None:
+def test_the_dev_and_prod_fixture_stacks_parse() -> None:
     for stack in ("dev", "prod"):
-        document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        document = stack_document(stack)
         raw = {
             k.split(":", 1)[1]: v
             for k, v in document["config"].items()
@@ -59,6 +59,31 @@ CASES: list[tuple[str, Any, str]] = [
         "a misspelled top-level key",
         lambda c: c.update(gatway=c["gateway"]),
         "config secure-api-calls:gatway: unknown key",
+    ),
+    (
+        "a misspelled required key",
+        lambda c: c.update(namePrefx=c.pop("namePrefix")),
+        "config secure-api-calls:namePrefx: unknown key 'namePrefx' (did you mean 'namePrefix'?)",
+    ),
+    (
+        "a list given as text",
+        lambda c: c.update(apis="orders"),
+        "config secure-api-calls:apis: should be a list, not 'orders'",
+    ),
+    (
+        "a mapping given as text",
+        lambda c: c.update(gateway="apim-contoso"),
+        "config secure-api-calls:gateway: should be a mapping (key: value), not 'apim-contoso'",
+    ),
+    (
+        "a number given as text",
+        lambda c: c["gateway"].update(capacity="two"),
+        "config secure-api-calls:gateway.capacity: should be a whole number, not 'two'",
+    ),
+    (
+        "a nested key left empty",
+        lambda c: c["gateway"].update(sku=None),
+        "config secure-api-calls:gateway.sku: has no value; give it one",
     ),
     (
         "a misspelled nested key",
@@ -94,12 +119,12 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "a role value with a space",
         lambda c: c["apis"][0]["roles"][0].update(value="Orders Read"),
-        "config secure-api-calls:apis[0].roles[0].value: 'Orders Read' does not match",
+        "config secure-api-calls:apis[0].roles[0].value: 'Orders Read' is not allowed",
     ),
     (
         "an API name with capitals",
         lambda c: c["apis"][0].update(name="Orders"),
-        "config secure-api-calls:apis[0].name: 'Orders' does not match",
+        "config secure-api-calls:apis[0].name: 'Orders' is not allowed: it must match",
     ),
     (
         "a missing gateway",
@@ -129,7 +154,7 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "a developer group whose object ID is not a GUID",
         lambda c: c["developers"]["groups"][0].update(objectId="devs"),
-        "config secure-api-calls:developers.groups[0].objectId: 'devs' does not match",
+        "config secure-api-calls:developers.groups[0].objectId: 'devs' is not allowed: it must",
     ),
     (
         "a developer group granted a role of an unknown API",
@@ -149,7 +174,7 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "an operation without roles",
         lambda c: c["apis"][0]["operations"][0].update(roles=[]),
-        "config secure-api-calls:apis[0].operations[0].roles: Tuple should have at least 1 item",
+        "config secure-api-calls:apis[0].operations[0].roles: should be a list with at least 1",
     ),
     (
         "a name prefix too long for the Key Vault name",
@@ -221,7 +246,7 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "a soft-delete retention out of range",
         lambda c: c["keyVault"].update(softDeleteRetentionDays=3),
-        "config secure-api-calls:keyVault.softDeleteRetentionDays: Input should be greater than",
+        "config secure-api-calls:keyVault.softDeleteRetentionDays: 3 is too small: at least 7",
     ),
 ]
 

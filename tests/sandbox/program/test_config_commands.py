@@ -87,7 +87,10 @@ def test_a_null_value_is_one_warning_line_before_the_programs_refusal(product: P
         'currently treated as an empty string `""`, but will be treated as `null` in a future '
         'version of pulumi. Set the value to `""` to avoid this warning.'
     )
-    assert error.startswith("error: config secure-api-calls:namePrefix: '' does not match")
+    assert error == (
+        "error: config secure-api-calls:namePrefix: has no value; give it one (an empty YAML "
+        "value is read as an empty string)"
+    )
 
 
 def test_the_smallest_stack_plans_with_the_projects_structured_defaults(

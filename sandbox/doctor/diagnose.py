@@ -12,6 +12,7 @@ fix wording in `doctor_fixes`, rendering in `doctor_render`.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -144,6 +145,13 @@ def minutes(seconds: float) -> str:
     return "under a minute" if abs(seconds) < 60 else f"{abs(seconds) / 60:.0f} min"
 
 
+def _shown(value: Any) -> str:
+    """A claim value in a message: quoted as given, or said to be absent (never `None`)."""
+    if value is None:
+        return "(absent)"
+    return repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -213,17 +221,18 @@ class _Doctor:
         claims, cid, found = self.claims, self.client_ids[api.name], []
         if (alg := self.header.get("alg")) != "RS256":
             reason = (
-                f"alg {alg!r}: Entra signs access tokens with RS256 and the gateway verifies "
+                f"alg {_shown(alg)}: Entra signs access tokens with RS256 and the gateway verifies "
                 "them against Entra's published keys"
             )
             fix = "use a token issued by Entra; a hand-made or re-signed token is always refused"
             found.append(Problem("signature", reason, fix))
-        iss, tid = str(claims.get("iss", "")), str(claims.get("tid", "")).lower()
+        iss, tid = _str(claims.get("iss")) or "", (_str(claims.get("tid")) or "").lower()
         match = next((m for _, pattern in _ISSUERS if (m := pattern.match(iss))), None)
         if match is None:
             reason = (
-                f"iss {iss!r} is neither Entra's v1 issuer https://sts.windows.net/<tid>/ nor "
-                "its v2 issuer https://login.microsoftonline.com/<tid>/v2.0"
+                f"iss {_shown(claims.get('iss'))} is neither Entra's v1 issuer "
+                "https://sts.windows.net/<tid>/ nor its v2 issuer "
+                "https://login.microsoftonline.com/<tid>/v2.0"
             )
             found.append(Problem("tenant", reason, fixes.tenant(self.tenant)))
         elif (issuer_tenant := match.group(1).lower()) != self.tenant or tid != self.tenant:
@@ -232,7 +241,7 @@ class _Doctor:
             found.append(Problem("tenant", reason, fixes.tenant(self.tenant)))
         if not api.accepts_v1 and claims.get("ver") != "2.0":
             reason = (
-                f"ver {claims.get('ver')!r}: API '{api.name}' accepts only v2 tokens "
+                f"ver {_shown(claims.get('ver'))}: API '{api.name}' accepts only v2 tokens "
                 "(required claim ver = 2.0)"
             )
             fix = fixes.version(index, self.requests_v2.get(cid, False))
@@ -249,8 +258,8 @@ class _Doctor:
             listed = ", ".join(api.role_values)
             if self.caller.delegated and not self.held:
                 reason = (
-                    f"delegated token (scp {claims.get('scp')!r}) without roles: the API scope "
-                    f"requires one of {listed}, for people too"
+                    f"delegated token (scp {_shown(claims.get('scp'))}) without roles: the API "
+                    f"scope requires one of {listed}, for people too"
                 )
             elif not self.held:
                 reason = f"no roles claim: the caller holds none of {listed}"
@@ -271,13 +280,15 @@ class _Doctor:
                 if api.accepts_v1
                 else "this API takes v2 tokens only (see the version fix)"
             )
-            reason = f"aud {aud!r} is not an accepted form; the gateway compares exactly: {shown}"
+            reason = (
+                f"aud {_shown(aud)} is not an accepted form; the gateway compares exactly: {shown}"
+            )
             return Problem("audience", reason, f"{fix}; a v2 token always carries `{cid}`")
         known = next(
             (k for a in self.auds if (k := _KNOWN_AUDIENCES.get(a.lower().rstrip("/")))), None
         )
         what = f"API '{self.named}'" if self.named else f"a {known} token" if known else None
-        reason = f"aud {aud!r} is {what or 'no API of this stack'}, not '{api.name}'"
+        reason = f"aud {_shown(aud)} is {what or 'no API of this stack'}, not '{api.name}'"
         fix = f"to call {api.name}, request {fixes.scopes(api, cid)} (audience {shown})"
         return Problem("audience", reason, fix)
 
@@ -291,8 +302,8 @@ class _Doctor:
             return None
         claim = "azp" if _str(self.claims.get("azp")) else "appid"
         reason = (
-            f"{claim} {client!r} is not among the client applications API '{api.name}' allows "
-            f"({', '.join(listed)}): a valid token with the right role is still refused"
+            f"{claim} {_shown(client)} is not among the client applications API '{api.name}' "
+            f"allows ({', '.join(listed)}): a valid token with the right role is still refused"
         )
         return Problem("client", reason, fixes.allow_client(self.caller, self.config, api))
 
@@ -331,8 +342,8 @@ class _Doctor:
         version = next((v for v, p in _ISSUERS if p.match(str(claims.get("iss", "")))), None)
         if version and claims.get("ver") != f"{version}.0":
             notes.append(
-                f"iss is a v{version} issuer but ver is {claims.get('ver')!r}: Entra never mixes "
-                "them, so this token was not issued by Entra as it is"
+                f"iss is a v{version} issuer but ver is {_shown(claims.get('ver'))}: Entra never "
+                "mixes them, so this token was not issued by Entra as it is"
             )
         if version == 1 and self.named and self.requests_v2.get(self.client_ids[self.named]):
             notes.append(
@@ -346,7 +357,7 @@ class _Doctor:
             )
         if caller.kind == "unknown":
             notes.append(
-                f"client {caller.client_id} (oid {caller.object_id}) is neither a consumer Web "
+                f"client {caller.client_text} (oid {caller.object_text}) is neither a consumer Web "
                 "App identity of this plan nor a known developer tool"
             )
         return notes

@@ -34,6 +34,14 @@ class Caller:
     name: str | None  # consumer or tool name
     delegated: bool  # `scp` present: a signed-in person, not an app
 
+    @property
+    def client_text(self) -> str:
+        return self.client_id or "(no azp or appid claim)"
+
+    @property
+    def object_text(self) -> str:
+        return self.object_id or "(no oid claim)"
+
 
 def scopes(api: Api, client_id: str) -> str:
     return (
@@ -109,14 +117,14 @@ def grant(
         ]
         via = f"; groups granting it: {', '.join(groups)}" if groups else ""
         return (
-            f"assign the user {caller.object_id} (or a group they belong to) the app role {want} "
+            f"assign the user {caller.object_text} (or a group they belong to) the app role {want} "
             f"of {api.name}{via}; then get a new token with scope "
             f"`api://{client_id}/{api.scope.value}`; or call as the app (a consumer's managed "
             f"identity, scope `api://{client_id}/.default`)"
         )
     return (
         f"assign the app role {want} of {api.name} directly to the calling app's service "
-        f"principal (client ID {caller.client_id}, object ID {caller.object_id}) with Graph "
+        f"principal (client ID {caller.client_text}, object ID {caller.object_text}) with Graph "
         f"`appRoleAssignedTo` or `azuread.AppRoleAssignment`; if it is a managed identity: "
         f"{MI_CACHE_NOTE}"
     )
@@ -136,7 +144,7 @@ def allow_client(caller: Caller, config: StackConfig, api: Api) -> str:
     if caller.kind == "developer-tool":
         return f"add {caller.name} to `{PROJECT}:developers.tools` and run `pulumi up`"
     return (
-        f"client {caller.client_id} is no caller this stack knows: call through a consumer Web "
+        f"client {caller.client_text} is no caller this stack knows: call through a consumer Web "
         f"App's managed identity (declare it under `{PROJECT}:consumers` with a call to "
         f"{api.name}), or from a pre-authorized developer tool (`{PROJECT}:developers.tools`)"
     )

@@ -17,9 +17,24 @@ NOT_VERIFIED = (
 
 def _time(claim: Any, now: float) -> str:
     if (epoch := seconds(claim)) is None:
-        return "—" if claim is None else repr(claim)
+        if claim is None:
+            return "—"
+        return repr(claim) if isinstance(claim, str) else json.dumps(claim, ensure_ascii=False)
     when = "ago" if epoch <= now else "from now"
     return f"{utc(epoch)} ({minutes(epoch - now)} {when})"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _claim(source: dict[str, Any], name: str) -> str:
+    """A claim as text; an absent or null claim is a dash, never Python's None."""
+    value = source.get(name)
+    if value is None or value == "":
+        return "—"
+    # A token is JSON: a claim that is not text is shown as JSON (null, not None).
+    return _text(value)
 
 
 def _facts(d: Diagnosis) -> list[tuple[str, str]]:
@@ -31,22 +46,27 @@ def _facts(d: Diagnosis) -> list[tuple[str, str]]:
         "unknown": "unknown caller",
     }[caller.kind]
     if caller.delegated:
-        who += f", signed-in user {caller.object_id}"
+        who += f", signed-in user {caller.object_text}"
     client_claim = "azp" if "azp" in claims else "appid"
-    aud = claims.get("aud")
     return [
-        ("alg", str(d.header.get("alg", "—"))),
-        ("iss", str(claims.get("iss", "—"))),
-        ("ver", str(claims.get("ver", "—"))),
-        ("tid", str(claims.get("tid", "—"))),
-        ("aud", f"{aud} → " + (f"API {d.target_api}" if d.target_api else "no API of this stack")),
-        (client_claim, f"{claims.get(client_claim, '—')} → {who}"),
-        ("oid", str(claims.get("oid", "—"))),
+        ("alg", _claim(d.header, "alg")),
+        ("iss", _claim(claims, "iss")),
+        ("ver", _claim(claims, "ver")),
+        ("tid", _claim(claims, "tid")),
+        (
+            "aud",
+            f"{_claim(claims, 'aud')} → "
+            + (f"API {d.target_api}" if d.target_api else "no API of this stack"),
+        ),
+        (client_claim, f"{_claim(claims, client_claim)} → {who}"),
+        ("oid", _claim(claims, "oid")),
         (
             "roles",
-            (", ".join(map(str, roles)) if isinstance(roles, list) else str(roles or "")) or "—",
+            ", ".join(_text(role) for role in roles)
+            if isinstance(roles, list) and roles
+            else _claim(claims, "roles"),
         ),
-        ("scp", str(claims.get("scp", "—"))),
+        ("scp", _claim(claims, "scp")),
         ("exp", _time(claims.get("exp"), d.now)),
         ("nbf", _time(claims.get("nbf"), d.now)),
     ]

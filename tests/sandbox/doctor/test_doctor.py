@@ -412,7 +412,20 @@ CLAIM_NAMES = ["aud", "iss", "ver", "tid", "exp", "nbf", "roles", "scp", "azp", 
 def test_any_claim_values_give_a_diagnosis_and_both_reports(plan, config, claims, header):
     diagnosis = doctor.diagnose(doctor.DecodedToken(header, claims), plan, config, NOW)
     assert doctor.exit_code(diagnosis) in (0, 1)
-    assert format_text(diagnosis) and json.loads(format_json(diagnosis))
+    text = format_text(diagnosis)
+    assert text and json.loads(format_json(diagnosis))
+    if "None" not in json.dumps([claims, header]):
+        # Absent or null claims show as a dash, other values as JSON: never Python's None.
+        assert "None" not in text
+
+
+def test_a_token_without_client_or_object_claims_is_explained_without_none(plan, config):
+    orders = plan["outputs"]["apis"]["orders"]["clientId"]
+    claims = {"aud": orders, "roles": ["Orders.Read"], "ver": "2.0"}
+    diagnosis = doctor.diagnose(doctor.DecodedToken({"alg": "RS256"}, claims), plan, config, NOW)
+    text = format_text(diagnosis)
+    assert "None" not in text
+    assert "(no azp or appid claim)" in text
 
 
 def test_a_token_is_read_from_a_file_given_with_an_at_sign(tmp_path: Path):

@@ -119,7 +119,7 @@ def test_no_room_has_an_import_cycle() -> None:
 
 
 def test_the_offline_tools_have_one_folder_per_tool_and_no_name_prefixes() -> None:
-    tools = {"program", "plan", "check", "diff", "doctor", "rehearsal"}
+    tools = {"program", "plan", "check", "diff", "doctor", "rehearsal", "verify"}
     folders = {p.name for p in (ROOT / "sandbox").iterdir() if (p / "__init__.py").is_file()}
     assert tools <= folders
     loose = {p.stem for p in (ROOT / "sandbox").glob("*.py")} - {"__init__", "__main__"}

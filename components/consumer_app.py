@@ -7,12 +7,24 @@ resolves a Key Vault reference when the settings are written (and again every 24
 any configuration change; learn.microsoft.com/azure/app-service/app-service-key-vault-references),
 so they must be written after the vault, the secret and the reader grant exist, and only a
 separate resource can depend on a grant that itself needs the site's identity.
+
+In a private network (`AppNetwork`) the site uses regional VNet integration with all outbound
+traffic routed into the VNet (`virtualNetworkSubnetId`, `siteConfig.vnetRouteAllEnabled`), so
+its Key Vault references resolve through the vault's private endpoint: "Linux applications
+attempting to use private endpoints additionally require that the app be explicitly configured
+to have all traffic route through the virtual network" (app-service-key-vault-references,
+"Access network-restricted vaults"). Inbound it is either reachable only through its own
+private endpoint (publicNetworkAccess Disabled; learn.microsoft.com/azure/app-service/networking/
+private-endpoint) or behind access restrictions that deny by default, the SCM site included
+(learn.microsoft.com/azure/app-service/app-service-ip-restrictions).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_azuread as azuread
@@ -20,6 +32,7 @@ from pulumi_azure_native import authorization, keyvault, web
 
 from components import naming
 from components.outputs import text
+from components.private_link import EndpointArgs, private_endpoint
 from consumer.app_settings import setting_names
 
 
@@ -47,6 +60,48 @@ class KeyAccess:
 
 
 @dataclass(frozen=True)
+class AppNetwork:
+    """The site's place in the stack's private network."""
+
+    integration_subnet_id: pulumi.Input[str]
+    inbound: Literal["privateEndpoint", "accessRestrictions"]
+    allow: tuple[str, ...] = ()  # accessRestrictions: CIDRs or service tags
+    endpoint_subnet_id: pulumi.Input[str] | None = None  # privateEndpoint
+    zone_name: str = ""
+    zone_id: pulumi.Input[str] | None = None
+    depends_on: tuple[pulumi.Resource, ...] = ()  # the VNet and the zone
+
+    def __post_init__(self) -> None:
+        if self.inbound == "privateEndpoint" and (
+            self.endpoint_subnet_id is None or self.zone_id is None
+        ):
+            raise ValueError("a private endpoint needs its subnet and DNS zone")
+        if self.inbound == "accessRestrictions" and not self.allow:
+            raise ValueError("access restrictions need at least one allowed source")
+
+
+def access_restrictions(allow: tuple[str, ...]) -> list[web.IpSecurityRestrictionArgs]:
+    """One Allow rule per source, a CIDR or a service tag (ip_address plus tag=ServiceTag)."""
+    rules = []
+    for index, source in enumerate(allow):
+        try:
+            ipaddress.ip_network(source)
+            tag = "Default"
+        except ValueError:
+            tag = "ServiceTag"
+        rules.append(
+            web.IpSecurityRestrictionArgs(
+                name=f"allow-{index + 1}",
+                action="Allow",
+                priority=100 + 10 * index,
+                ip_address=source,
+                tag=tag,
+            )
+        )
+    return rules
+
+
+@dataclass(frozen=True)
 class ConsumerAppArgs:
     site_name: str
     stack: str
@@ -58,6 +113,7 @@ class ConsumerAppArgs:
     calls: tuple[ApiCallSettings, ...]
     keys: KeyAccess
     insights_connection_string: pulumi.Input[str] | None = None  # a Pulumi secret
+    network: AppNetwork | None = None  # set: join the stack's private network
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -109,6 +165,8 @@ class ConsumerApp(pulumi.ComponentResource):
         self, name: str, args: ConsumerAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("secure-api-calls:consumer:ConsumerApp", name, None, opts)
+        joined = args.network
+        restricted = joined is not None and joined.inbound == "accessRestrictions"
         site = web.WebApp(
             f"{name}-site",
             name=args.site_name,
@@ -121,6 +179,10 @@ class ConsumerApp(pulumi.ComponentResource):
                 type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED
             ),
             key_vault_reference_identity="SystemAssigned",
+            virtual_network_subnet_id=joined.integration_subnet_id if joined else None,
+            public_network_access="Disabled"
+            if joined is not None and joined.inbound == "privateEndpoint"
+            else None,
             site_config=web.SiteConfigArgs(
                 linux_fx_version=args.runtime,
                 min_tls_version="1.2",
@@ -129,12 +191,41 @@ class ConsumerApp(pulumi.ComponentResource):
                 remote_debugging_enabled=False,
                 http20_enabled=True,
                 health_check_path=args.health_check_path,
+                # All outbound traffic into the VNet: Key Vault references over the private
+                # endpoint (Linux needs it explicitly), NSGs and routes on every call.
+                vnet_route_all_enabled=True if joined else None,
+                ip_security_restrictions=access_restrictions(joined.allow)
+                if joined is not None and restricted
+                else None,
+                ip_security_restrictions_default_action="Deny" if restricted else None,
+                scm_ip_security_restrictions_use_main=True if restricted else None,
+                scm_ip_security_restrictions_default_action="Deny" if restricted else None,
                 # No app_settings here: the WebAppApplicationSettings below owns all of them,
                 # and the two mechanisms would wipe each other (pulumi-azure-native#1876).
             ),
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(joined.depends_on) if joined else None
+            ),
         )
+        if joined is not None and joined.inbound == "privateEndpoint":
+            assert joined.endpoint_subnet_id is not None and joined.zone_id is not None
+            private_endpoint(
+                f"{name}-endpoint",
+                EndpointArgs(
+                    endpoint_name=f"pe-{args.site_name}",
+                    target_id=site.id,
+                    group_id="sites",
+                    subnet_id=joined.endpoint_subnet_id,
+                    zone_name=joined.zone_name,
+                    zone_id=joined.zone_id,
+                    resource_group_name=args.resource_group_name,
+                    location=args.location,
+                    tags=args.tags,
+                    depends_on=(site, *joined.depends_on),
+                ),
+                parent=self,
+            )
         for kind, resource in (("ftp", web.WebAppFtpAllowed), ("scm", web.WebAppScmAllowed)):
             resource(
                 f"{name}-{kind}-basic-auth",

@@ -2,6 +2,16 @@
 
 Either way the stack adds the `tenant-id` named value that every API policy references, so
 the policy XML is identical across environments.
+
+In a private network (`GatewayNetwork`) a created gateway joins the stack's VNet the way its
+tier allows. Developer/Premium: VNet injection in external mode, with the stack's Standard
+public IP (virtualNetworkType External, virtualNetworkConfiguration.subnetResourceId,
+publicIpAddressId; learn.microsoft.com/azure/api-management/api-management-using-with-vnet):
+the gateway endpoint stays reachable from the internet for its callers, and its calls to
+backends leave from inside the network. Standard v2/Premium v2: outbound VNet integration,
+the same two properties on a delegated subnet (learn.microsoft.com/azure/api-management/
+integrate-vnet-outbound); "the gateway and developer portal endpoints remain publicly
+accessible". Which tiers can do which is decided in config.py (VNET_*_SKUS).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import pulumi
 from pulumi_azure_native import apimanagement
 
 from components import naming, sdk_defaults
+from components.config import VNET_INJECTION_SKUS
 from components.config import Gateway as GatewayConfig
 from components.outputs import text
 
@@ -27,18 +38,33 @@ CLASSIC_SKUS = ("Developer", "Basic", "Standard", "Premium")
 
 
 @dataclass(frozen=True)
+class GatewayNetwork:
+    """The subnet the gateway joins and, for VNet injection, its public IP."""
+
+    subnet_id: pulumi.Input[str]
+    public_ip_id: pulumi.Input[str] | None  # classic injection only
+    depends_on: tuple[pulumi.Resource, ...] = ()  # the VNet (subnet and NSG) first
+
+
+@dataclass(frozen=True)
 class GatewayArgs:
     config: GatewayConfig
     default_name: str
     resource_group_name: str
     location: str
     tenant_id: pulumi.Input[str]
+    network: GatewayNetwork | None = None  # set: join the stack's private network
     tags: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def __post_init__(self) -> None:
         if self.config.mode == "existing" and not self.config.resource_group:
             raise ValueError("an existing gateway needs its resource group")
+        if self.network is not None and self.config.mode != "create":
+            raise ValueError("only a gateway the stack creates can join its network")
+        injected = self.config.sku in VNET_INJECTION_SKUS
+        if self.network is not None and injected != (self.network.public_ip_id is not None):
+            raise ValueError("a public IP goes with VNet injection (Developer/Premium) only")
 
 
 class Gateway(pulumi.ComponentResource):
@@ -60,6 +86,9 @@ class Gateway(pulumi.ComponentResource):
 
         if config.mode == "create":
             self.resource_group_name = args.resource_group_name
+            joined = args.network
+            if joined is not None:
+                depends += list(joined.depends_on)
             service = apimanagement.ApiManagementService(
                 f"{name}-service",
                 service_name=self.service_name,
@@ -76,6 +105,17 @@ class Gateway(pulumi.ComponentResource):
                 # its name blocked meanwhile); "all other properties will be ignored" then
                 # (SDK docstring), so it is set for one `up` only (README, gateway.restore).
                 restore=True if config.restore else None,
+                # External for both injection and v2 integration: the endpoint stays public
+                # (its callers need it), the gateway's own calls go through the subnet.
+                virtual_network_type=apimanagement.VirtualNetworkType.EXTERNAL
+                if joined is not None
+                else None,
+                virtual_network_configuration=apimanagement.VirtualNetworkConfigurationArgs(
+                    subnet_resource_id=joined.subnet_id
+                )
+                if joined is not None
+                else None,
+                public_ip_address_id=joined.public_ip_id if joined is not None else None,
                 tags=args.tags,
                 opts=pulumi.ResourceOptions(
                     parent=self,

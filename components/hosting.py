@@ -1,4 +1,10 @@
-"""The one App Service plan (Linux) that every consumer Web App of a stack runs on."""
+"""The one App Service plan (Linux) that every consumer Web App of a stack runs on.
+
+In a private network its apps use regional VNet integration, which the plan's tier must offer
+(Basic and up; not Free or Shared: learn.microsoft.com/azure/app-service/overview-vnet-integration).
+The integration subnet serves this one plan ("The integration subnet can be used by only one App
+Service plan"), so a stack keeps a single plan.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import pulumi
 from pulumi_azure_native import web
 
 from components.config import AppServicePlan as PlanConfig
+from components.config import plan_supports_vnet_integration
 
 
 @dataclass(frozen=True)
@@ -16,12 +23,15 @@ class HostingArgs:
     plan_name: str
     resource_group_name: str
     location: str
+    vnet_integration: bool = False  # its apps join the stack's private network
     tags: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def __post_init__(self) -> None:
         if self.config.zone_redundant and self.config.capacity < 2:
             raise ValueError("a zone-redundant plan needs capacity >= 2")
+        if self.vnet_integration and not plan_supports_vnet_integration(self.config.sku):
+            raise ValueError(f"plan SKU {self.config.sku} has no VNet integration")
 
 
 class Hosting(pulumi.ComponentResource):

@@ -93,6 +93,45 @@ DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
         SdkDefault("is_xenon", False, frozenset(), "ARM's default (obsolete Hyper-V flag)"),
         SdkDefault("scm_site_also_stopped", False, frozenset(), "ARM's default"),
     ),
+    # The private network (components/network.py, private_link.py), network.mode 'private'.
+    "azure-native:network:VirtualNetwork": (
+        SdkDefault("enable_ddos_protection", False, frozenset(), "ARM's default: no DDoS plan"),
+        SdkDefault("enable_vm_protection", False, frozenset(), "ARM's default (deprecated flag)"),
+    ),
+    "azure-native:network:NetworkSecurityGroup": (),
+    "azure-native:network:PublicIPAddress": (),
+    "azure-native:network:PrivateEndpoint": (),
+    "azure-native:network:PrivateDnsZoneGroup": (),
+    "azure-native:privatedns:PrivateZone": (),
+    "azure-native:privatedns:VirtualNetworkLink": (),
+}
+
+# Defaults the SDK fills into nested argument classes the private network sends, keyed by the
+# class (module.Class). They travel inside a resource's inputs, so they are decided here too;
+# tests/components/test_sdk_defaults.py reads each class's __init__ the same way.
+NESTED_DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
+    "network.SubnetArgs": (
+        # ARM's own defaults (Microsoft.Network subnets): endpoint network policies off,
+        # Private Link service policies on. Also filled into a private endpoint's subnet
+        # reference, where only the ID selects the subnet.
+        SdkDefault("private_endpoint_network_policies", "Disabled", frozenset(), "ARM's default"),
+        SdkDefault(
+            "private_link_service_network_policies", "Enabled", frozenset(), "ARM's default"
+        ),
+    ),
+    "network.AddressSpaceArgs": (),
+    "network.DelegationArgs": (),
+    "network.NetworkSecurityGroupArgs": (),
+    "network.SecurityRuleArgs": (),
+    "network.PublicIPAddressSkuArgs": (),
+    "network.PublicIPAddressDnsSettingsArgs": (),
+    "network.PrivateLinkServiceConnectionArgs": (),
+    "network.PrivateDnsZoneConfigArgs": (),
+    "privatedns.SubResourceArgs": (),
+    "keyvault.NetworkRuleSetArgs": (),
+    "keyvault.SecretAttributesArgs": (),
+    "web.IpSecurityRestrictionArgs": (),
+    "apimanagement.VirtualNetworkConfigurationArgs": (),
 }
 
 

@@ -10,6 +10,12 @@ Two slots, a and b, so a rotation never cuts a caller off: each rotation raises 
 replaces a resource whose keepers change). The newest slot becomes the primary key and goes to
 Key Vault; the previous key stays valid as the secondary until the next rotation, while the Web
 Apps pick the new value up (Key Vault references are re-read within 24 hours or on a restart).
+The generation comes from the stack's `keyRotation` schedule and the day the program runs
+(components/key_rotation.py); without a schedule it stays 0.
+
+A jump of two or more generations at once (no deploy for a whole period) remakes both slots:
+the key a consumer holds then stops working until it re-reads its reference; `diff` reports
+that as identity-critical (sandbox/diff/impact_keys.py).
 """
 
 from __future__ import annotations

@@ -6,15 +6,18 @@ from typing import Any
 
 import pytest
 
+from components.key_rotation import clock_pinned
 from sandbox.plan.model import plan_stack
-from tests.fixture_stacks import DEV, PROD
+from tests.fixture_stacks import DEV, PROD, TODAY
 
 
 @pytest.fixture(scope="session")
 def dev_plan() -> dict[str, Any]:
-    return plan_stack("dev", config_file=DEV)
+    with clock_pinned(TODAY):
+        return plan_stack("dev", config_file=DEV)
 
 
 @pytest.fixture(scope="session")
 def prod_plan() -> dict[str, Any]:
-    return plan_stack("prod", config_file=PROD)
+    with clock_pinned(TODAY):
+        return plan_stack("prod", config_file=PROD)

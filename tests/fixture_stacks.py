@@ -7,6 +7,7 @@ file, as `pulumi --config-file` does, so a user's edits or extra stack files nev
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ BOOTSTRAP = FIXTURES / "bootstrap"
 DEV = STACKS / "Pulumi.dev.yaml"
 PROD = STACKS / "Pulumi.prod.yaml"
 CI = BOOTSTRAP / "Pulumi.ci.yaml"
+# The day the fixture plans are made on (components/key_rotation.clock_pinned): the prod
+# fixture rotates every 30 days from 2025-01-06, so this is generation 2, 3 days past a boundary.
+TODAY = dt.date(2025, 3, 10)
 
 
 def stack_file(stack: str, folder: Path = STACKS) -> Path:

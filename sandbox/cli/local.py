@@ -58,6 +58,7 @@ def rehearse(
         plan_data, checks.load_pack_config(config if config.is_file() else None)
     )
     progress(f"check: {checks.format_text(report).splitlines()[-1]}")
+    progress(_network_note(plan_data))
     if serve:
         rehearsal.run_rehearsal(stack, plan_data, serve=True, config_file=config_file)
         return
@@ -73,6 +74,24 @@ def rehearse(
     if report.mandatory_failed:
         progress("error: the plan fails a mandatory policy rule; see `make check`")
     raise typer.Exit(1 if report.mandatory_failed or not result.ok else 0)
+
+
+def _network_note(plan_data: dict[str, object]) -> str:
+    """The rehearsal runs every call on 127.0.0.1: no VNet, NSG, private endpoint, private DNS
+    or access restriction takes part, so it says so (docs/private-network.md)."""
+    resources = plan_data.get("resources")
+    types = (
+        [str(r.get("type")) for r in resources if isinstance(r, dict)]
+        if isinstance(resources, list)
+        else []
+    )
+    endpoints = sum(t.endswith(":PrivateEndpoint") for t in types)
+    if any(t.endswith(":VirtualNetwork") for t in types):
+        return (
+            f"network: not emulated: the plan's private network (VNet, {endpoints} private "
+            "endpoint(s), NSGs) is judged by `check`; calls here go straight to local emulators"
+        )
+    return "network: not emulated: calls go straight to local emulators"
 
 
 @app.command()

@@ -70,6 +70,19 @@ _ARM_PATHS: dict[str, str] = {
     "apimanagement:ApiDiagnostic": "Microsoft.ApiManagement/service/{serviceName}/apis/{apiId}"
     "/diagnostics/{diagnosticId}",
     "keyvault:Secret": "Microsoft.KeyVault/vaults/{vaultName}/secrets/{secretName}",
+    # The private network (components/network.py, private_link.py): ARM IDs as the REST specs
+    # name their path parameters (azure-native keeps those names as the inputs).
+    "network:VirtualNetwork": "Microsoft.Network/virtualNetworks/{virtualNetworkName}",
+    "network:NetworkSecurityGroup": (
+        "Microsoft.Network/networkSecurityGroups/{networkSecurityGroupName}"
+    ),
+    "network:PublicIPAddress": "Microsoft.Network/publicIPAddresses/{publicIpAddressName}",
+    "network:PrivateEndpoint": "Microsoft.Network/privateEndpoints/{privateEndpointName}",
+    "network:PrivateDnsZoneGroup": "Microsoft.Network/privateEndpoints/{privateEndpointName}"
+    "/privateDnsZoneGroups/{privateDnsZoneGroupName}",
+    "privatedns:PrivateZone": "Microsoft.Network/privateDnsZones/{privateZoneName}",
+    "privatedns:VirtualNetworkLink": "Microsoft.Network/privateDnsZones/{privateZoneName}"
+    "/virtualNetworkLinks/{virtualNetworkLinkName}",
 }
 
 
@@ -178,6 +191,22 @@ class StackMocks(pulumi.runtime.Mocks):
                 **dict(inputs.get("properties") or {}),
                 "vaultUri": f"https://{name}.vault.azure.net/",
             }
+        elif kind == "network:VirtualNetwork":
+            # Each subnet gets its ID, as ARM answers (the stack composes the same ID itself).
+            outputs["subnets"] = [
+                {**dict(subnet), "id": f"{resource_id}/subnets/{subnet.get('name')}"}
+                for subnet in inputs.get("subnets") or []
+                if isinstance(subnet, dict)
+            ]
+        elif kind == "network:PublicIPAddress":
+            label = (inputs.get("dnsSettings") or {}).get("domainNameLabel")
+            region = inputs.get("location", "westeurope")
+            outputs["ipAddress"] = "203.0.113." + str(1 + int(derived_id(key, "ip")[:2], 16) % 250)
+            if label:
+                outputs["dnsSettings"] = {
+                    **dict(inputs.get("dnsSettings") or {}),
+                    "fqdn": f"{label}.{region}.cloudapp.azure.com",
+                }
         elif kind == "keyvault:Secret":
             vault = inputs.get("vaultName")
             outputs["properties"] = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi_azure_native import apimanagement, web
+from pulumi_azure_native import apimanagement, keyvault, network, privatedns, web
 
 from components import sdk_defaults
 from components.config import Gateway as GatewayConfig
@@ -19,6 +19,20 @@ from tests.plan_helpers import named
 CLASSES: dict[str, type[pulumi.CustomResource]] = {
     sdk_defaults.APIM_SERVICE: apimanagement.ApiManagementService,
     "azure-native:web:WebApp": web.WebApp,
+    "azure-native:network:VirtualNetwork": network.VirtualNetwork,
+    "azure-native:network:NetworkSecurityGroup": network.NetworkSecurityGroup,
+    "azure-native:network:PublicIPAddress": network.PublicIPAddress,
+    "azure-native:network:PrivateEndpoint": network.PrivateEndpoint,
+    "azure-native:network:PrivateDnsZoneGroup": network.PrivateDnsZoneGroup,
+    "azure-native:privatedns:PrivateZone": privatedns.PrivateZone,
+    "azure-native:privatedns:VirtualNetworkLink": privatedns.VirtualNetworkLink,
+}
+_MODULES = {
+    "network": network,
+    "privatedns": privatedns,
+    "keyvault": keyvault,
+    "web": web,
+    "apimanagement": apimanagement,
 }
 _FILLED = re.compile(r"^\s*if (\w+) is None:\n\s*\1 = (.+)$", re.MULTILINE)
 
@@ -42,6 +56,30 @@ def test_every_default_the_installed_sdk_fills_in_is_decided_in_the_table(token:
     assert not changed, f"SDK default values changed (table, SDK): {changed}"
     stale = sorted(set(decided) - set(found))
     assert not stale, f"the table decides defaults the SDK no longer fills in: {stale}"
+
+
+def args_filled_defaults(cls: type) -> dict[str, Any]:
+    """The same `if prop is None: prop = value` lines in a nested Args class's __init__."""
+    source = inspect.getsource(cls.__init__)  # type: ignore[misc]
+    return {prop: ast.literal_eval(value) for prop, value in _FILLED.findall(source)}
+
+
+@pytest.mark.parametrize("name", sorted(sdk_defaults.NESTED_DEFAULTS))
+def test_every_default_a_nested_argument_class_fills_in_is_decided_in_the_table(
+    name: str,
+) -> None:
+    module, cls = name.split(".")
+    found = args_filled_defaults(getattr(_MODULES[module], cls))
+    decided = {d.prop: d.value for d in sdk_defaults.NESTED_DEFAULTS[name]}
+    assert found == decided, f"{name}: the SDK fills in {found}; the table decides {decided}"
+
+
+def test_the_nested_reader_finds_the_subnet_defaults() -> None:
+    # Guards the reader on __init__: an empty result would make the test above vacuous.
+    assert args_filled_defaults(network.SubnetArgs) == {
+        "private_endpoint_network_policies": "Disabled",
+        "private_link_service_network_policies": "Enabled",
+    }
 
 
 def test_the_source_reader_finds_the_defaults_research_listed() -> None:

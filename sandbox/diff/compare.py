@@ -69,7 +69,35 @@ _ARM_ID = frozenset(
         "backendId",
         "namedValueId",
         "sid",
+        # The private network's path parameters (sandbox/program/mocks.py `_ARM_PATHS`).
+        "virtualNetworkName",
+        "networkSecurityGroupName",
+        "publicIpAddressName",
+        "privateEndpointName",
+        "privateDnsZoneGroupName",
+        "privateZoneName",
+        "virtualNetworkLinkName",
     ]
+)
+# pulumi-random: every input of a RandomPassword forces a new one (terraform-provider-random
+# internal/provider/resource_password.go, passwordSchemaV3: RequiresReplace on each attribute;
+# keepers "when changed, will trigger recreation of resource"). A new password is a new
+# subscription key: sandbox/diff/impact_keys.py says what that does.
+_RANDOM_PASSWORD = frozenset(
+    {
+        "keepers",
+        "length",
+        "lower",
+        "minLower",
+        "minNumeric",
+        "minSpecial",
+        "minUpper",
+        "number",
+        "numeric",
+        "overrideSpecial",
+        "special",
+        "upper",
+    }
 )
 REPLACE_ON: dict[str, frozenset[str]] = {
     "azure-native:*": _ARM_ID,
@@ -91,6 +119,7 @@ REPLACE_ON: dict[str, frozenset[str]] = {
         {"applicationId", "scopeId"}
     ),
     "azuread:index/applicationRegistration:ApplicationRegistration": frozenset(),
+    "random:index/randomPassword:RandomPassword": _RANDOM_PASSWORD,
 }
 # Below this similarity a vanished and a new resource are reported as "deleted X, created Y".
 _RENAME_THRESHOLD = 0.5

@@ -3,7 +3,8 @@
 A reviewer of an infrastructure pull request sees "ApplicationAppRole replaced"; what they
 need to read is "reporting loses Orders.Read: its calls get 403". One rule per resource type
 turns a change into such sentences: the Entra rules here, the gateway / Web App / Key Vault
-rules in `sandbox/diff/impact_azure.py`, with the IDs named by `sandbox/diff_names.Names`
+rules in `sandbox/diff/impact_azure.py`, the subscription-key slots in
+`sandbox/diff/impact_keys.py`, with the IDs named by `sandbox/diff_names.Names`
 (principal IDs -> consumers, role IDs -> role values, who holds which role).
 
 Critical (exit code 3): a replaced or deleted identity-critical resource, changed required
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox.diff.impact_azure import AZURE_RULES
+from sandbox.diff.impact_keys import KEY_RULES
 from sandbox.diff.model import Change, Consequence
 from sandbox.diff.names import Names, Resource, Said, field, get, owner, owner_label, short
 
@@ -54,6 +56,7 @@ _RANK = [
     "ApiPolicy",
     "WebApp",
     "Subscription",
+    "RandomPassword",
     "NamedValue",
     "Secret",
     "RoleAssignment",
@@ -237,6 +240,7 @@ RULES: dict[str, Rule] = {
     "ServicePrincipal": _service_principal,
     "AppRoleAssignment": _assignment,
     **AZURE_RULES,
+    **KEY_RULES,
 }
 
 

@@ -82,6 +82,7 @@ class Names:
                 self._learn_group(res)
         self.before = self._holders(base)
         self.after = self._holders(head)
+        self.slots_remade = _slots_remade(base, head)
 
     def _learn_group(self, res: Resource) -> None:
         # ApiIdentity names developer grants f"{api}-group-{group}-{slug(role)}".
@@ -121,6 +122,25 @@ class Names:
         return sorted(
             who for who, roles in self.after.get(api, {}).items() if roles & old and not roles & new
         )
+
+
+def _slots_remade(base: Mapping[str, Any], head: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Per subscription-key pair (the SubscriptionKeys component), the slots whose password
+    changes between the plans: every input of a RandomPassword forces a new one."""
+
+    def slots(plan: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
+        return {
+            (owner(res), str(get(res, "inputs", "keepers", "slot"))): res.get("inputs")
+            for res in plan["resources"]
+            if short(res["type"]) == "RandomPassword"
+        }
+
+    before, after = slots(base), slots(head)
+    remade: dict[str, set[str]] = defaultdict(set)
+    for key in sorted(before.keys() & after.keys()):
+        if before[key] != after[key]:
+            remade[key[0]].add(key[1])
+    return dict(remade)
 
 
 def policy_facts(xml: Any) -> tuple[frozenset[str], frozenset[str]] | None:

@@ -15,6 +15,7 @@ from . import (
     gateway_policy_xml,
     pipeline,
     preflight,
+    private_network,
     role_coverage,
     stack_rules,
     web_app,
@@ -44,6 +45,7 @@ def all_policies() -> list[Policy]:
         *role_coverage.policies(),
         *preflight.policies(),
         *pipeline.policies(),
+        *private_network.policies(),
     ]
     names = [p.name for p in policies]
     # A rule added in code but not in the catalogue (or the reverse) would silently lose its

@@ -3,11 +3,12 @@
 Kept apart from the rule code so a security reviewer can map every policy name to its
 number and to the scanner / Azure Policy IDs it mirrors without reading any logic.
 
-Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs, and 44-46 for
-the CI identities) and `deployability` (rules 36-43, "preflight": what Resource Manager or
-Microsoft Graph refuse at deploy time). For a deployability row `mirrors` holds the *source*
-of the refusal (an issue thread or a documentation page), so every report that prints it names
-where it comes from.
+Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs, 44-46 for
+the CI identities, 55-60 for private networks and secret lifetimes) and `deployability`
+(rules 36-43 and 61, "preflight": what Resource Manager or Microsoft Graph refuse at deploy
+time, or what leaves a deployed service unreachable). For a deployability row `mirrors` holds
+the *source* of the refusal (an issue thread or a documentation page), so every report that
+prints it names where it comes from.
 """
 
 from __future__ import annotations
@@ -321,5 +322,65 @@ RULES: dict[str, RuleInfo] = {
         _H,
         _MAN,
         "Federated credentials name one exact GitHub subject (no expression, no pattern)",
+    ),
+    # --- private network and secret lifetime, private_network.py -----------------------------
+    "private-network-key-vault-closed": RuleInfo(
+        55,
+        "CKV_AZURE_189, CKV_AZURE_109, Azure Policy 405c5871, 55615ac9",
+        _H,
+        _MAN,
+        "In a private network, Key Vaults disable public network access and deny by default",
+        note="A stack is private when it has a virtual network or a resource tagged "
+        "network=private",
+    ),
+    "private-network-key-vault-endpoint": RuleInfo(
+        56,
+        "Azure Policy a6abeaec; learn.microsoft.com/azure/private-link/private-endpoint-dns",
+        _H,
+        _MAN,
+        "In a private network, Key Vaults have a private endpoint registered in "
+        "privatelink.vaultcore.azure.net, linked to the stack's VNet",
+    ),
+    "private-network-web-apps": RuleInfo(
+        57,
+        "CKV_AZURE_222, Azure Policy 72d04c29, a691eacb, 1b5ef780",
+        _H,
+        _MAN,
+        "In a private network, Web Apps join the VNet, route all outbound traffic through it and "
+        "take no public traffic (private endpoint or deny-by-default access restrictions)",
+    ),
+    "private-network-gateway": RuleInfo(
+        58,
+        "CKV_AZURE_107, Azure Policy ef619a2c",
+        _H,
+        _MAN,
+        "In a private network, the API Management gateway sits in the stack's VNet",
+        note="External mode keeps the gateway endpoint reachable for its callers; what the rule "
+        "requires is that the gateway calls backends from inside the network",
+    ),
+    "key-vault-secret-expiry": RuleInfo(
+        59,
+        "CKV_AZURE_41, Azure Policy 98728c90",
+        _M,
+        _ADV,
+        "Key Vault secrets have an expiry date",
+    ),
+    "key-vault-secret-content-type": RuleInfo(
+        60,
+        "CKV_AZURE_114, Azure Policy 75262d3e",
+        _L,
+        _ADV,
+        "Key Vault secrets have a content type",
+    ),
+    "preflight-apim-injection-network": RuleInfo(
+        61,
+        "learn.microsoft.com/azure/api-management/virtual-network-reference, "
+        "virtual-network-injection-resources",
+        _H,
+        _MAN,
+        "A VNet-injected API Management subnet has an NSG admitting ApiManagement:3443, "
+        "AzureLoadBalancer:6390 (and clients on 443 in external mode); its public IP is Standard "
+        "and in its region",
+        _DEPLOY,
     ),
 }

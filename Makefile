@@ -16,7 +16,7 @@ STACKS           := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 BOOTSTRAP_STACKS := $(patsubst bootstrap/Pulumi.%.yaml,%,$(wildcard bootstrap/Pulumi.*.yaml))
 
 .PHONY: help venv test lint typecheck preview plan check check-stacks diff base-plan rehearse \
-	serve bench clean
+	serve bench clean scan
 
 help:
 	@echo "make rehearse STACK=dev   plan, check and rehearse the secured call offline (main job)"
@@ -28,6 +28,7 @@ help:
 	@echo "make base-plan STACK=dev  plan the base branch (BASE_REF=origin/main) into plans/"
 	@echo "make diff STACK=dev       compare plans/base-dev.json with plans/dev.json (or BASE=, HEAD=)"
 	@echo "make check-stacks         plan, check and rehearse every Pulumi.<stack>.yaml (your stacks)"
+	@echo "make scan                 Checkov's ARM checks over the prod stack exported to ARM (STACK=)"
 	@echo "make lint typecheck bench clean"
 
 # The first run takes one to three minutes (about 60 pinned packages); every step says what
@@ -103,6 +104,29 @@ check-stacks: $(STAMP)
 	done; \
 	if [ -n "$$failed" ]; then echo "== failed:$$failed" >&2; exit 1; fi; \
 	echo "== every stack passed: $(STACKS) $(addprefix bootstrap/,$(BOOTSTRAP_STACKS))"
+
+# `make scan`: the stack (prod unless STACK= is given) exported to an ARM template
+# (`secure-api-calls export-arm`), scanned by Checkov's ARM checks. Checkov lives in a virtual
+# environment of its own, plans/scan-venv (its many dependencies never touch venv/); the first
+# run installs it. Fails when one of SCAN_CHECKS fails (the Key Vault firewall and public
+# access, secret expiry and content type, the gateway's VNet); SCAN_CHECKS= runs every check.
+CHECKOV     := checkov==3.3.30
+SCAN_VENV   := plans/scan-venv
+SCAN_STACK  := $(if $(filter command line environment,$(origin STACK)),$(STACK),prod)
+SCAN_CHECKS ?= CKV_AZURE_41,CKV_AZURE_107,CKV_AZURE_109,CKV_AZURE_114,CKV_AZURE_189
+
+$(SCAN_VENV)/.installed:
+	@echo "== scan: creating $(SCAN_VENV)/ with $(CHECKOV) (first run only, about a minute)"
+	@mkdir -p plans
+	@$(PYTHON) -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip --disable-pip-version-check install --progress-bar on $(CHECKOV)
+	@touch $@
+
+scan: $(STAMP) $(SCAN_VENV)/.installed
+	@mkdir -p plans/arm-$(SCAN_STACK)
+	$(PY) -m sandbox export-arm --stack $(SCAN_STACK) --out plans/arm-$(SCAN_STACK)/template.json
+	$(SCAN_VENV)/bin/checkov -d plans/arm-$(SCAN_STACK) --framework arm --skip-download --compact \
+		$(if $(SCAN_CHECKS),--check $(SCAN_CHECKS))
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

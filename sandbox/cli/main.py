@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.cli import live, local, review  # noqa: F401  (importing a module registers its commands)
+from sandbox.cli import export, live, local, review  # noqa: F401  (importing a module registers its commands)
 from sandbox.cli.app import run
 
 

@@ -4,10 +4,13 @@ every refusal one line naming the key."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components import network_layout
 from components.config import ConfigError, parse_config, plan_supports_vnet_integration
@@ -231,3 +234,25 @@ def test_access_restrictions_need_no_private_endpoint_addresses_for_the_apps() -
 def test_the_layout_checker_reports_nothing_for_a_valid_plan() -> None:
     need = network_layout.SubnetNeed("k.prefix", "snet-a", "10.0.0.0/28", 28, 4, "why")
     assert network_layout.layout_problems("10.0.0.0/24", (need,)) == []
+
+
+def test_the_command_line_refuses_such_a_stack_in_one_line_with_exit_code_2(
+    tmp_path: Path,
+) -> None:
+    document = stack_document("prod")
+    document["config"]["secure-api-calls:gateway"]["sku"] = "Basic"
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "plan", "--stack", "prod", "--config-file", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: config secure-api-calls:gateway.sku: 'Basic' cannot join a virtual network "
+        "(network.mode 'private'); SKUs that can: Developer, Premium (VNet injection), "
+        "StandardV2, PremiumV2 (VNet integration)"
+    ]

@@ -44,6 +44,19 @@ _GENERIC: dict[str, tuple[bool, str]] = {
         False,
         "the developer tool gets a consent prompt (or is refused) until it is pre-authorized again",
     ),
+    # The private network (docs/private-network.md): a new VNet means re-injecting the gateway
+    # (15-45 minutes, with downtime on the Developer tier: api-management-using-with-vnet) and
+    # re-integrating every Web App.
+    "VirtualNetwork": (
+        True,
+        "the gateway, the Web Apps' VNet integration and every private endpoint lose their "
+        "network until they join the new one: calls fail meanwhile",
+    ),
+    "PrivateEndpoint": (
+        False,
+        "the service behind it is unreachable from the VNet until the new endpoint registers "
+        "in its DNS zone (apps keep Key Vault values they already read)",
+    ),
 }
 # Most telling first in the report: a new client ID explains most of what follows it.
 _RANK = [

@@ -83,7 +83,7 @@ def _raw_with(rotation: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("rotation", "expected"),
     [
-        ({"days": 7, "start": "2025-01-06"}, "keyRotation.days: Input should be greater than"),
+        ({"days": 7, "start": "2025-01-06"}, "keyRotation.days: 7 is too small: at least 14"),
         ({"days": 30}, "keyRotation: set both days and start"),
         ({"start": "2025-01-06"}, "keyRotation: set both days and start"),
         ({"days": 30, "start": "next monday"}, "keyRotation: start 'next monday' is not a date"),

@@ -201,7 +201,9 @@ def test_a_typo_in_the_network_block_is_an_unknown_key() -> None:
     def mutate(raw: dict[str, Any]) -> None:
         subnets(raw)["webapps"] = subnets(raw).pop("webApps")
 
-    assert "network.subnets.webApps: required key is missing" in error_for(mutate)
+    assert "network.subnets.webapps: unknown key 'webapps' (did you mean 'webApps'?)" in (
+        error_for(mutate)
+    )
 
 
 @pytest.mark.parametrize(

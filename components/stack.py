@@ -91,7 +91,7 @@ def _app_network(config: StackConfig, net: PrivateNetwork | None) -> AppNetwork 
 def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
     names = naming.Names(config.name_prefix, stack)
     # A private stack says so on every taggable resource: inventory, and the policy pack's
-    # cue that network rules 55-57 apply (with the VNet itself).
+    # cue that network rules 55-58 apply (with the VNet itself).
     private = {"network": "private"} if config.network.private else {}
     tags = {"project": PROJECT, "stack": stack, **private, **config.tags}
     client = azuread.get_client_config_output()

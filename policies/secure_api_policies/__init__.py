@@ -11,12 +11,14 @@ from pulumi_policy import Policy
 
 from . import (
     api_management,
+    apim_injection,
     entra,
     gateway_policy_xml,
     pipeline,
     preflight,
     private_network,
     role_coverage,
+    secret_lifetime,
     stack_rules,
     web_app,
 )
@@ -46,6 +48,8 @@ def all_policies() -> list[Policy]:
         *preflight.policies(),
         *pipeline.policies(),
         *private_network.policies(),
+        *secret_lifetime.policies(),
+        *apim_injection.policies(),
     ]
     names = [p.name for p in policies]
     # A rule added in code but not in the catalogue (or the reverse) would silently lose its

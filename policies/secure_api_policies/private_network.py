@@ -1,5 +1,4 @@
-"""Rules 55-61: a stack that declares a private network keeps its services off the internet,
-and its Key Vault secrets expire.
+"""Rules 55-58: a stack that declares a private network keeps its services off the internet.
 
 A stack is private when it has a virtual network, or when any resource carries the tag
 `network: private` (the program tags every taggable resource of a private stack): so a plan
@@ -16,15 +15,10 @@ that lost its VNet, or one resource that lost its tag, still counts as private. 
   Disabled, or access restrictions that deny by default, the SCM site included (Checkov
   CKV_AZURE_222, Azure Policy 72d04c29, a691eacb, 1b5ef780);
 - 58: each created gateway sits in the stack's VNet (virtualNetworkType External or Internal
-  with a subnet of that VNet; Checkov CKV_AZURE_107, Azure Policy ef619a2c);
-- 61 (deployability): a VNet-injected classic gateway's subnet has an NSG that admits what
-  Microsoft requires (ApiManagement to 3443, AzureLoadBalancer to 6390, and the clients' 443
-  in external mode), and its public IP, if any, is a Standard IP in the gateway's region
-  (learn.microsoft.com/azure/api-management/virtual-network-reference,
-  virtual-network-injection-resources).
+  with a subnet of that VNet; Checkov CKV_AZURE_107, Azure Policy ef619a2c).
 
-In every stack: 59, each Key Vault secret has an expiry (CKV_AZURE_41, Azure Policy 98728c90),
-and 60, a content type (CKV_AZURE_114, Azure Policy 75262d3e); both advisory by default.
+Rule 61 (the injected gateway's NSG and public IP) is in apim_injection.py; 59 and 60 (secret
+expiry and content type, every stack) in secret_lifetime.py.
 """
 
 from __future__ import annotations
@@ -46,20 +40,13 @@ from ._common import (
 from ._links import known, of_type
 
 VNET = "azure-native:network:VirtualNetwork"
-NSG = "azure-native:network:NetworkSecurityGroup"
-PUBLIC_IP = "azure-native:network:PublicIPAddress"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
 ZONE_LINK = "azure-native:privatedns:VirtualNetworkLink"
 VAULT = "azure-native:keyvault:Vault"
-SECRET = "azure-native:keyvault:Secret"
 WEB_APP = "azure-native:web:WebApp"
 SERVICE = "azure-native:apimanagement:ApiManagementService"
 VAULT_ZONE = "privatelink.vaultcore.azure.net"
-_INJECTED_SKUS = ("developer", "premium")
-# (source service tag, port, needed in external mode only) an injected gateway must admit.
-_APIM_INBOUND = (("ApiManagement", "3443", False), ("AzureLoadBalancer", "6390", False))
-_CLIENTS = ("Internet", "443", True)
 _ANYONE = ("*", "any", "internet", "0.0.0.0/0", "::/0")
 
 
@@ -79,7 +66,7 @@ def _vnet_names(resources: Sequence[StackResource]) -> set[str]:
     return {n.lower() for n in names if n}
 
 
-def _vnet_in(resource_id: str) -> str | None:
+def vnet_in(resource_id: str) -> str | None:
     """The VNet name in an ARM ID under Microsoft.Network/virtualNetworks/<name>."""
     parts = resource_id.lower().split("/")
     if "virtualnetworks" not in parts or parts.index("virtualnetworks") + 1 >= len(parts):
@@ -93,17 +80,17 @@ def _in_stack_vnet(subnet_id: Any, vnets: set[str]) -> bool | None:
         return None
     if not isinstance(subnet_id, str) or "/subnets/" not in subnet_id.lower():
         return False
-    return _vnet_in(subnet_id) in vnets
+    return vnet_in(subnet_id) in vnets
 
 
 def _linked_to_stack(link: StackResource, vnets: set[str]) -> bool:
     vnet_id = get_path(link.props, "virtualNetwork", "id")
     if is_opaque(vnet_id):
         return True  # unknown at preview: the engine knows it is the stack's (dependency)
-    return isinstance(vnet_id, str) and _vnet_in(vnet_id) in vnets
+    return isinstance(vnet_id, str) and vnet_in(vnet_id) in vnets
 
 
-def _equals(value: Any, expected: str) -> bool | None:
+def equals(value: Any, expected: str) -> bool | None:
     if is_opaque(value):
         return None
     return isinstance(value, str) and value.lower() == expected.lower()
@@ -126,9 +113,9 @@ def vault_closed(resources: Sequence[StackResource]) -> list[Violation]:
             ),
         ):
             value = get_path(vault.props, *path)
-            if _equals(value, expected) is None:
+            if equals(value, expected) is None:
                 found.append(Violation(unverifiable(vault.label, ".".join(path), fix), vault.urn))
-            elif _equals(value, expected) is False:
+            elif equals(value, expected) is False:
                 found.append(
                     Violation(
                         f"{vault.label} in a private network has {'.'.join(path)}="
@@ -292,7 +279,7 @@ def web_apps_private(resources: Sequence[StackResource]) -> list[Violation]:
                 )
             )
         access = site.props.get("publicNetworkAccess")
-        if _equals(access, "Disabled") is None:
+        if equals(access, "Disabled") is None:
             found.append(
                 Violation(
                     unverifiable(site.label, "publicNetworkAccess", 'set it to "Disabled"'),
@@ -300,7 +287,7 @@ def web_apps_private(resources: Sequence[StackResource]) -> list[Violation]:
                 )
             )
             continue
-        if not _equals(access, "Disabled") and not _restricted(site.props.get("siteConfig")):
+        if not equals(access, "Disabled") and not _restricted(site.props.get("siteConfig")):
             found.append(
                 Violation(
                     f"{site.label} in a private network has publicNetworkAccess={show(access)} "
@@ -313,7 +300,7 @@ def web_apps_private(resources: Sequence[StackResource]) -> list[Violation]:
     return found
 
 
-# --- 58 and 61: the gateway ----------------------------------------------------------------
+# --- 58: the gateway ----------------------------------------------------------------
 
 
 def gateway_in_network(resources: Sequence[StackResource]) -> list[Violation]:
@@ -344,142 +331,10 @@ def gateway_in_network(resources: Sequence[StackResource]) -> list[Violation]:
     return found
 
 
-def _allows(rules: Any, source: str, port: str) -> bool:
-    for rule in rules if isinstance(rules, list) else []:
-        if not isinstance(rule, dict) or rule.get("direction") != "Inbound":
-            continue
-        if rule.get("access") != "Allow" or rule.get("sourceAddressPrefix") not in (source, "*"):
-            continue
-        ports = [rule.get("destinationPortRange"), *(rule.get("destinationPortRanges") or [])]
-        if port in ports or "*" in ports:
-            return True
-    return False
-
-
-def _subnet_nsg(subnet_id: str, resources: Sequence[StackResource]) -> StackResource | str | None:
-    """The NSG on the subnet an ID names; None: no NSG; 'unknown': cannot be told."""
-    lowered = subnet_id.lower().split("/")
-    vnet_name = _vnet_in(subnet_id)
-    if vnet_name is None or "subnets" not in lowered or lowered[-2] != "subnets":
-        return "unknown"
-    subnet_name = lowered[-1]
-    for vnet in of_type(resources, VNET):
-        if (known(vnet.props.get("virtualNetworkName")) or "").lower() != vnet_name:
-            continue
-        for subnet in vnet.props.get("subnets") or []:
-            if not isinstance(subnet, dict) or str(subnet.get("name", "")).lower() != subnet_name:
-                continue
-            nsg_id = get_path(subnet, "networkSecurityGroup", "id")
-            if nsg_id is None:
-                return None
-            if not isinstance(nsg_id, str) or is_opaque(nsg_id):
-                return "unknown"
-            nsg_name = nsg_id.rsplit("/", 1)[-1].lower()
-            return next(
-                (
-                    nsg
-                    for nsg in of_type(resources, NSG)
-                    if (known(nsg.props.get("networkSecurityGroupName")) or "").lower() == nsg_name
-                ),
-                "unknown",
-            )
-    return "unknown"
-
-
-def injected_gateway_reachable(resources: Sequence[StackResource]) -> list[Violation]:
-    found = []
-    for service in of_type(resources, SERVICE):
-        sku = str(get_path(service.props, "sku", "name") or "").lower()
-        kind = service.props.get("virtualNetworkType")
-        subnet = get_path(service.props, "virtualNetworkConfiguration", "subnetResourceId")
-        if sku not in _INJECTED_SKUS or kind not in ("External", "Internal"):
-            continue
-        if isinstance(subnet, str) and not is_opaque(subnet):
-            nsg = _subnet_nsg(subnet, resources)
-            if nsg is None:
-                found.append(
-                    Violation(
-                        f"{service.label} is injected into a subnet without a network security "
-                        "group; API Management's load balancer rejects all inbound traffic "
-                        "until an NSG allows it",
-                        service.urn,
-                    )
-                )
-            elif isinstance(nsg, StackResource):
-                rules = nsg.props.get("securityRules")
-                needed = [*_APIM_INBOUND, *([_CLIENTS] if kind == "External" else [])]
-                missing = [f"{s}:{p}" for s, p, _ in needed if not _allows(rules, s, p)]
-                if missing and not is_opaque(rules):
-                    found.append(
-                        Violation(
-                            f"{service.label}'s subnet NSG {nsg.label} does not allow inbound "
-                            f"{', '.join(missing)} (source tag:port), which API Management in "
-                            "a VNet requires",
-                            nsg.urn,
-                        )
-                    )
-        found.extend(_public_ip_problems(service, resources))
-    return found
-
-
-def _public_ip_problems(
-    service: StackResource, resources: Sequence[StackResource]
-) -> list[Violation]:
-    address_id = known(service.props.get("publicIpAddressId"))
-    if address_id is None:
-        return []
-    name = address_id.rsplit("/", 1)[-1].lower()
-    for address in of_type(resources, PUBLIC_IP):
-        if (known(address.props.get("publicIpAddressName")) or "").lower() != name:
-            continue
-        problems = []
-        sku = get_path(address.props, "sku", "name")
-        if _equals(sku, "Standard") is False:
-            problems.append(f"SKU {show(sku)} (Standard is required)")
-        where, there = address.props.get("location"), service.props.get("location")
-        if known(where) and known(there) and str(where).lower() != str(there).lower():
-            problems.append(f"region {show(where)}, not the gateway's {show(there)}")
-        return [
-            Violation(f"{service.label}'s public IP {address.label} has {p}", address.urn)
-            for p in problems
-        ]
-    return []
-
-
-# --- 59 and 60: secrets --------------------------------------------------------------------
-
-
-def secrets_expire(resources: Sequence[StackResource]) -> list[Violation]:
-    found = []
-    for secret in of_type(resources, SECRET):
-        expires = get_path(secret.props, "properties", "attributes", "expires")
-        if expires is None:
-            found.append(
-                Violation(
-                    f"{secret.label} has no expiry (properties.attributes.expires): rotate its "
-                    "value on a schedule and set the expiry after the grace period "
-                    "(keyRotation, docs/rotating-subscription-keys.md)",
-                    secret.urn,
-                )
-            )
-    return found
-
-
-def secrets_have_content_type(resources: Sequence[StackResource]) -> list[Violation]:
-    return [
-        Violation(f"{s.label} has no properties.contentType: say what the value is", s.urn)
-        for s in of_type(resources, SECRET)
-        if get_path(s.props, "properties", "contentType") in (None, "")
-    ]
-
-
 def policies() -> list[StackValidationPolicy]:
     return [
         stack_policy("private-network-key-vault-closed", vault_closed),
         stack_policy("private-network-key-vault-endpoint", vault_private_endpoint),
         stack_policy("private-network-web-apps", web_apps_private),
         stack_policy("private-network-gateway", gateway_in_network),
-        stack_policy("key-vault-secret-expiry", secrets_expire),
-        stack_policy("key-vault-secret-content-type", secrets_have_content_type),
-        stack_policy("preflight-apim-injection-network", injected_gateway_reachable),
     ]

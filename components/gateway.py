@@ -22,8 +22,8 @@ import pulumi
 from pulumi_azure_native import apimanagement
 
 from components import naming, sdk_defaults
-from components.config import VNET_INJECTION_SKUS
 from components.config import Gateway as GatewayConfig
+from components.config_network import VNET_INJECTION_SKUS
 from components.outputs import text
 
 _SECURITY = "Microsoft.WindowsAzure.ApiManagement.Gateway.Security"

@@ -14,7 +14,7 @@ import pulumi
 from pulumi_azure_native import web
 
 from components.config import AppServicePlan as PlanConfig
-from components.config import plan_supports_vnet_integration
+from components.config_network import plan_supports_vnet_integration
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import network, privatedns
 
-from components.config import VNET_INJECTION_SKUS, subnet_name
-from components.config import Network as NetworkConfig
+from components.config_network import VNET_INJECTION_SKUS, subnet_name
+from components.config_network import Network as NetworkConfig
 from components.outputs import text
 
 VAULT_ZONE = "privatelink.vaultcore.azure.net"

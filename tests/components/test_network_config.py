@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from components import network_layout
-from components.config import ConfigError, parse_config, plan_supports_vnet_integration
+from components.config import ConfigError, parse_config
+from components.config_network import plan_supports_vnet_integration
 from tests.fixture_stacks import stack_document
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -53,7 +53,8 @@ class ApiIdentity(pulumi.ComponentResource):
     client_id: pulumi.Output[str]
     identifier_uri: pulumi.Output[str]
     service_principal_object_id: pulumi.Output[str]
-    role_ids: dict[str, str]
+    role_ids: dict[str, str]  # the API's own roles, by value (the gateway role is apart)
+    gateway_role: azuread.ApplicationAppRole | None  # None: backendAuth none
 
     def __init__(
         self, name: str, args: ApiIdentityArgs, opts: pulumi.ResourceOptions | None = None
@@ -121,6 +122,24 @@ class ApiIdentity(pulumi.ComponentResource):
                     allowed_member_types=list(role.allowed_member_types),
                     opts=child,
                 )
+            )
+
+        # The gateway's role for the backend hop: applications only, so no person or group
+        # can be assigned it; only the gateway's identity is (components/backend_hop.py).
+        self.gateway_role = None
+        if api.hop_authenticated:
+            self.gateway_role = azuread.ApplicationAppRole(
+                f"{name}-role-{naming.slug(naming.GATEWAY_ROLE)}",
+                application_id=registration.id,
+                role_id=naming.gateway_role_id(args.stack, api.name),
+                value=naming.GATEWAY_ROLE,
+                display_name="API Management gateway",
+                description=(
+                    "Lets the API Management gateway's managed identity call the backend of "
+                    f"{api.display_name}; held by the gateway alone."
+                ),
+                allowed_member_types=["Application"],
+                opts=child,
             )
 
         principal = azuread.ServicePrincipal(

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -74,11 +75,53 @@ class OpenApiImport(_Model):
     operation_roles: dict[str, Annotated[tuple[RoleValue, ...], Field(min_length=1)]]
 
 
+class AppServiceBackend(_Model):
+    """An existing App Service or Function app (both are Microsoft.Web/sites) the stack knows:
+    it derives the URL from the site's default host name and configures the site's App
+    Service authentication to accept only the gateway's token (components/backend_hop.py)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,58}[a-zA-Z0-9]$")]
+    resource_group: Annotated[str, Field(pattern=r"^[-\w._()]{1,90}$")]
+    # Appended to https://<default host name>, as the path of a backendUrl would be.
+    path: Annotated[str, Field(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = ""
+
+
+class BackendTarget(_Model):
+    app_service: AppServiceBackend
+
+
+class BackendAuth(_Model):
+    """How the gateway authenticates to the backend: `managedIdentity` (its own token for the
+    API's registration, authentication-managed-identity) or `none` with the reason why not."""
+
+    mode: Literal["managedIdentity", "none"] = "managedIdentity"
+    reason: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_word(cls, data: Any) -> Any:
+        # `backendAuth: managedIdentity` (or `none`) is the short form of `{mode: ...}`.
+        return {"mode": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _reason(self) -> BackendAuth:
+        if self.mode == "none" and not self.reason:
+            raise ValueError(
+                "mode 'none' needs a reason (the policy pack reports it): write "
+                '{mode: none, reason: "..."}, or authenticate the hop with managedIdentity'
+            )
+        if self.mode == "managedIdentity" and self.reason:
+            raise ValueError("reason applies to mode 'none' only")
+        return self
+
+
 class Api(_Model):
     name: Name
     display_name: Text
     path: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/-]{0,79}$")]
-    backend_url: Annotated[str, Field(min_length=9, max_length=2000)]
+    backend_url: Annotated[str, Field(min_length=9, max_length=2000)] | None = None
+    backend: BackendTarget | None = None
+    backend_auth: BackendAuth = BackendAuth()
     token_version: Literal[1, 2] = 2
     accept_v1_tokens: bool = False
     scope: DelegatedScope = DelegatedScope()
@@ -93,6 +136,22 @@ class Api(_Model):
     @property
     def role_values(self) -> tuple[str, ...]:
         return tuple(role.value for role in self.roles)
+
+    @property
+    def hop_authenticated(self) -> bool:
+        """The gateway calls the backend with its own token (the default)."""
+        return self.backend_auth.mode == "managedIdentity"
+
+    @property
+    def app_service(self) -> AppServiceBackend | None:
+        return self.backend.app_service if self.backend else None
+
+    @property
+    def backend_path(self) -> str:
+        """The path the gateway puts before an operation's URL at the backend."""
+        if self.app_service is not None:
+            return self.app_service.path
+        return urlsplit(self.backend_url or "").path.rstrip("/")
 
 
 class ApiCall(_Model):
@@ -224,13 +283,16 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
             add((f"consumers[{i}].name", f"'{naming.VERIFICATION}' is reserved for verify's key"))
     for i, api in enumerate(config.apis):
         at = f"apis[{i}]"
-        if problem := backend_url.problem(api.backend_url):
+        problems.extend(_check_backend(config, i, api))
+        if api.backend_url is not None and (problem := backend_url.problem(api.backend_url)):
             add(
                 (
                     f"{at}.backendUrl",
                     f"'{api.backend_url}' {problem}; expected {backend_url.SHAPE}",
                 )
             )
+        if naming.GATEWAY_ROLE in api.role_values:
+            add((f"{at}.roles", _RESERVED_ROLE + "; give the API's role another value"))
         if dup := _unique([r.value for r in api.roles], "role value"):
             add((f"{at}.roles", dup))
         if api.scope.value in api.role_values:
@@ -252,7 +314,9 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
             )
         for j, op in enumerate(api.operations):
             for role in op.roles:
-                if role not in api.role_values:
+                if role == naming.GATEWAY_ROLE:
+                    add((f"{at}.operations[{j}].roles", _RESERVED_ROLE))
+                elif role not in api.role_values:
                     add((f"{at}.operations[{j}].roles", _unknown_role(role, api)))
         if api.openapi:
             problems.extend(_check_openapi(api, at, base_dir))
@@ -263,7 +327,9 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
                 add((f"{at}.api", f"unknown API '{call.api}'; declared: {', '.join(apis)}"))
                 continue
             for role in call.roles:
-                if role not in apis[call.api].role_values:
+                if role == naming.GATEWAY_ROLE:
+                    add((f"{at}.roles", _RESERVED_ROLE + ": a consumer cannot hold it"))
+                elif role not in apis[call.api].role_values:
                     add((f"{at}.roles", _unknown_role(role, apis[call.api])))
                 elif "Application" not in _member_types(apis[call.api], role):
                     add(
@@ -282,7 +348,9 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
                 add((at, f"unknown API '{api_name}'; declared: {', '.join(apis)}"))
                 continue
             for role in roles:
-                if role not in apis[api_name].role_values:
+                if role == naming.GATEWAY_ROLE:
+                    add((at, _RESERVED_ROLE + ": a group of people cannot hold it"))
+                elif role not in apis[api_name].role_values:
                     add((at, _unknown_role(role, apis[api_name])))
                 elif "User" not in _member_types(apis[api_name], role):
                     add(
@@ -302,6 +370,51 @@ def _cross_check(config: StackConfig, stack: str, base_dir: Path) -> list[tuple[
         )
     )
     return problems
+
+
+_RESERVED_ROLE = (
+    f"role '{naming.GATEWAY_ROLE}' is reserved for the gateway's managed identity "
+    "(the backend hop, docs/backend-hop.md)"
+)
+
+
+def _check_backend(config: StackConfig, index: int, api: Api) -> list[tuple[str, str]]:
+    """Exactly one backend; a site the stack configures takes the gateway's token only, and
+    one site serves one API (its authentication accepts one API's audience)."""
+    at = f"apis[{index}]"
+    if (api.backend_url is None) == (api.backend is None):
+        return [
+            (
+                at,
+                "declare exactly one of 'backendUrl' (an external backend) or "
+                "'backend: {appService: {name, resourceGroup}}' (a site the stack configures)",
+            )
+        ]
+    site = api.app_service
+    if site is None:
+        return []
+    if not api.hop_authenticated:
+        return [
+            (
+                f"{at}.backendAuth",
+                "an appService backend is configured to accept only the gateway's token: it "
+                "needs backendAuth managedIdentity (or use backendUrl for a backend left open)",
+            )
+        ]
+    for other in config.apis[:index]:
+        theirs = other.app_service
+        if theirs and (theirs.name.lower(), theirs.resource_group.lower()) == (
+            site.name.lower(),
+            site.resource_group.lower(),
+        ):
+            return [
+                (
+                    f"{at}.backend.appService",
+                    f"site '{site.name}' already backs API '{other.name}': its authentication "
+                    "accepts one API's audience, so give each API its own site",
+                )
+            ]
+    return []
 
 
 def api_has_callers(config: StackConfig, api: str) -> bool:

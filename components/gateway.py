@@ -74,6 +74,9 @@ class Gateway(pulumi.ComponentResource):
     resource_group_name: str
     gateway_url: pulumi.Output[str]
     service_id: pulumi.Output[str] | None  # None for an existing gateway
+    # The created service's system identity (components/gateway_identity.py reads an
+    # existing service's); None for an existing gateway.
+    principal_id: pulumi.Output[str] | None
     tenant_named_value: apimanagement.NamedValue
 
     def __init__(
@@ -128,6 +131,7 @@ class Gateway(pulumi.ComponentResource):
             )
             self.gateway_url = text(service.gateway_url)
             self.service_id = service.id
+            self.principal_id = text(service.identity.apply(lambda i: i.principal_id if i else ""))
             depends = [service]
         else:
             self.resource_group_name = config.resource_group or ""
@@ -138,6 +142,7 @@ class Gateway(pulumi.ComponentResource):
             )
             self.gateway_url = text(existing.gateway_url)
             self.service_id = None
+            self.principal_id = None
 
         self.dependencies = depends
         self.tenant_named_value = apimanagement.NamedValue(

@@ -25,6 +25,17 @@ def app_role_id(stack: str, api: str, role: str) -> str:
     return stable_id(stack, api, "app-role", role)
 
 
+# The app role the gateway's managed identity holds on every API registration whose backend
+# trusts the gateway (the backend hop). Reserved: the config refuses it as a role an API
+# declares or a consumer or group is granted, so only the gateway can ever hold it.
+GATEWAY_ROLE = "Gateway.Forward"
+
+
+def gateway_role_id(stack: str, api: str) -> str:
+    """The gateway role's ID on one API: uuid5 like every other app role, never random."""
+    return app_role_id(stack, api, GATEWAY_ROLE)
+
+
 def scope_id(stack: str, api: str, scope: str) -> str:
     return stable_id(stack, api, "scope", scope)
 

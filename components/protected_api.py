@@ -27,6 +27,9 @@ class ProtectedApiArgs:
     service_name: str
     resource_group_name: str
     client_id: pulumi.Input[str]
+    # Where the gateway forwards: the config's backendUrl, or https://<default host name>
+    # of the App Service the config names (components/backend_hop.py).
+    backend_url: pulumi.Input[str]
     # The allowed callers as the policy names them: `{{client-<consumer>}}` named values and
     # developer tools' client IDs; APIM refuses a policy naming a named value that does not
     # exist yet, so the policies depend on client_named_values.
@@ -53,28 +56,49 @@ def audiences(api: Api) -> tuple[str, ...]:
     return tuple("{{" + name + "}}" for name in names)
 
 
+def token_check(api: Api, clients: tuple[str, ...]) -> gateway_policy.TokenCheck:
+    return gateway_policy.TokenCheck(
+        tenant="{{" + naming.TENANT_NAMED_VALUE + "}}",
+        client_application_ids=clients,
+        audiences=audiences(api),
+        roles=api.role_values,
+        require_v2=not api.accepts_v1,
+    )
+
+
+def hop_resource(api: Api) -> str | None:
+    """What the gateway asks Entra for on the backend hop: the API registration's client ID
+    (the v2-form audience named value). A v2 token for it carries `aud` = the client ID, and
+    so does a v1 token, which echoes the resource as requested; the backend's allowed
+    audience is therefore the client ID whatever the token version."""
+    if not api.hop_authenticated:
+        return None
+    return "{{" + naming.audience_named_value(api.name) + "}}"
+
+
 def api_policy_xml(api: Api, clients: tuple[str, ...]) -> str:
     return gateway_policy.build_api_policy(
         gateway_policy.ApiPolicySpec(
-            tenant="{{" + naming.TENANT_NAMED_VALUE + "}}",
-            client_application_ids=clients,
-            audiences=audiences(api),
-            roles=api.role_values,
-            require_v2=not api.accepts_v1,
-            backend_id=naming.backend_id(api.name),
+            token_check(api, clients), naming.backend_id(api.name), hop_resource(api)
         )
     )
 
 
 def operation_policy_xml(api: Api, clients: tuple[str, ...], roles: tuple[str, ...]) -> str:
     return gateway_policy.build_operation_policy(
-        gateway_policy.OperationPolicySpec(
-            tenant="{{" + naming.TENANT_NAMED_VALUE + "}}",
-            client_application_ids=clients,
-            audiences=audiences(api),
-            roles=roles,
-        )
+        gateway_policy.OperationPolicySpec(token_check(api, clients), roles)
     )
+
+
+# How a Backend says that the gateway calls it without its own token, and why: the policy
+# pack reads this (advisory, with the reason) instead of failing the API for it.
+UNAUTHENTICATED_HOP = "Backend hop not authenticated: "
+
+
+def backend_description(api: Api) -> str | None:
+    if api.hop_authenticated or api.backend_auth.reason is None:
+        return None
+    return UNAUTHENTICATED_HOP + api.backend_auth.reason
 
 
 def operation_roles(api: Api) -> dict[str, tuple[str, ...]]:
@@ -128,8 +152,9 @@ class ProtectedApi(pulumi.ComponentResource):
             f"{name}-backend",
             backend_id=naming.backend_id(api.name),
             protocol="http",  # the wire protocol family: APIM calls the https:// URL below
-            url=api.backend_url,
+            url=args.backend_url,
             title=api.display_name,
+            description=backend_description(api),
             tls=apimanagement.BackendTlsPropertiesArgs(
                 validate_certificate_chain=True, validate_certificate_name=True
             ),
@@ -145,7 +170,7 @@ class ProtectedApi(pulumi.ComponentResource):
             path=api.path,
             protocols=[apimanagement.Protocol.HTTPS],
             subscription_required=True,
-            service_url=api.backend_url,
+            service_url=args.backend_url,
             format="openapi+json" if openapi else None,
             value=(args.base_dir / openapi.file).read_text(encoding="utf-8") if openapi else None,
             opts=after,

@@ -87,6 +87,9 @@ DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
         SdkDefault("restore", False, frozenset(), "ARM's default; gateway.restore sets true"),
         SdkDefault("virtual_network_type", "None", frozenset(), "ARM's default: no VNet"),
     ),
+    # Nothing filled in (its input types are in NESTED_DEFAULTS below, checked the same way):
+    # the backend's authentication carries exactly what components/backend_hop.py sets.
+    "azure-native:web:WebAppAuthSettingsV2": (),
     "azure-native:web:WebApp": (
         SdkDefault("client_affinity_enabled", False, frozenset(), "stateless API callers"),
         SdkDefault("hyper_v", False, frozenset(), "ARM's default (Windows containers only)"),
@@ -132,6 +135,16 @@ NESTED_DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
     "keyvault.SecretAttributesArgs": (),
     "web.IpSecurityRestrictionArgs": (),
     "apimanagement.VirtualNetworkConfigurationArgs": (),
+    # The backend site's authentication (components/backend_hop.py): nothing filled in.
+    "web.AuthPlatformArgs": (),
+    "web.GlobalValidationArgs": (),
+    "web.HttpSettingsArgs": (),
+    "web.IdentityProvidersArgs": (),
+    "web.AzureActiveDirectoryArgs": (),
+    "web.AzureActiveDirectoryRegistrationArgs": (),
+    "web.AzureActiveDirectoryValidationArgs": (),
+    "web.DefaultAuthorizationPolicyArgs": (),
+    "web.AllowedPrincipalsArgs": (),
 }
 
 

@@ -59,5 +59,6 @@ def test_the_dev_program_registers_every_resource_under_bare_mocks(echo: bool) -
         "Subscription",
         "Vault",
         "Secret",
+        "WebAppAuthSettingsV2",
     } <= kinds
-    assert len(mocks.created) == 105
+    assert len(mocks.created) == 112

@@ -83,6 +83,7 @@ _ARM_PATHS: dict[str, str] = {
     "privatedns:PrivateZone": "Microsoft.Network/privateDnsZones/{privateZoneName}",
     "privatedns:VirtualNetworkLink": "Microsoft.Network/privateDnsZones/{privateZoneName}"
     "/virtualNetworkLinks/{virtualNetworkLinkName}",
+    "web:WebAppAuthSettingsV2": "Microsoft.Web/sites/{name}/config/authsettingsV2",
 }
 
 
@@ -255,11 +256,32 @@ class StackMocks(pulumi.runtime.Mocks):
             }
         if token == "azure-native:apimanagement:getApiManagementService":
             name = inputs.get("serviceName")
+            group = inputs.get("resourceGroupName")
             return {
                 "name": name,
                 "gatewayUrl": f"https://{name}.azure-api.net",
                 "id": f"/subscriptions/{self.subscription}/resourceGroups/"
-                f"{inputs.get('resourceGroupName')}/providers/Microsoft.ApiManagement/service/{name}",
+                f"{group}/providers/Microsoft.ApiManagement/service/{name}",
+                # An existing service is assumed to have a system-assigned identity (the
+                # portal's default since 2021); a test that needs one without overrides this.
+                "identity": {
+                    "type": "SystemAssigned",
+                    "principalId": derived_id(self.stack, "apim", str(group), str(name), "mi"),
+                    "tenantId": self.tenant,
+                },
+            }
+        if token == "azure-native:web:getWebApp":
+            # An existing site the config names as a backend: its default host name is what
+            # ARM returns for a site without a unique-default-hostname suffix.
+            name, group = str(inputs.get("name")), str(inputs.get("resourceGroupName"))
+            return {
+                "name": name,
+                "id": f"/subscriptions/{self.subscription}/resourceGroups/{group}"
+                f"/providers/Microsoft.Web/sites/{name}",
+                "defaultHostName": f"{name}.azurewebsites.net",
+                "kind": "app,linux",
+                "httpsOnly": True,
+                "location": "westeurope",
             }
         # Loud, never a silent empty answer: a guessed result would make the plan lie.
         raise SandboxError(

@@ -70,7 +70,8 @@ def test_api_identity_outputs_the_identifier_uri_and_requires_assignment() -> No
     # After the run every registration has reached the monitor.
     kinds = sorted(a.typ.rsplit(":", 1)[-1] for a in mocks.created if a.custom)
     assert kinds == [
-        "ApplicationAppRole",
+        "ApplicationAppRole",  # Orders.Read
+        "ApplicationAppRole",  # Gateway.Forward, for the backend hop
         "ApplicationIdentifierUri",
         "ApplicationPermissionScope",
         "ApplicationPreAuthorized",

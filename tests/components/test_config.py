@@ -244,6 +244,82 @@ CASES: list[tuple[str, Any, str]] = [
         "config secure-api-calls:gateway: restore applies to mode 'create' only",
     ),
     (
+        "an API with both a backend URL and a site",
+        lambda c: c["apis"][0].update(backend={"appService": {"name": "a1", "resourceGroup": "r"}}),
+        "config secure-api-calls:apis[0]: declare exactly one of 'backendUrl' (an external "
+        "backend) or 'backend: {appService: {name, resourceGroup}}'",
+    ),
+    (
+        "an API with no backend at all",
+        lambda c: c["apis"][0].pop("backendUrl"),
+        "config secure-api-calls:apis[0]: declare exactly one of 'backendUrl'",
+    ),
+    (
+        "a site name Azure cannot hold",
+        lambda c: c["apis"][1]["backend"]["appService"].update(name="-site"),
+        "config secure-api-calls:apis[1].backend.appService.name: '-site' does not match",
+    ),
+    (
+        "a misspelled site key",
+        lambda c: c["apis"][1]["backend"]["appService"].update(resourcegroup="x"),
+        "config secure-api-calls:apis[1].backend.appService.resourcegroup: unknown key",
+    ),
+    (
+        "a site that backs two APIs",
+        lambda c: (
+            c["apis"][0].pop("backendUrl"),
+            c["apis"][0].update(backend=copy.deepcopy(c["apis"][1]["backend"])),
+        ),
+        "config secure-api-calls:apis[1].backend.appService: site 'app-contoso-inventory-dev' "
+        "already backs API 'orders'",
+    ),
+    (
+        "an unauthenticated hop without a reason",
+        lambda c: c["apis"][0].update(backendAuth="none"),
+        "config secure-api-calls:apis[0].backendAuth: mode 'none' needs a reason",
+    ),
+    (
+        "an unknown hop mode",
+        lambda c: c["apis"][0].update(backendAuth={"mode": "certificate"}),
+        "config secure-api-calls:apis[0].backendAuth.mode: 'certificate' is not allowed; "
+        "expected 'managedIdentity' or 'none'",
+    ),
+    (
+        "a reason for an authenticated hop",
+        lambda c: c["apis"][0].update(backendAuth={"mode": "managedIdentity", "reason": "x"}),
+        "config secure-api-calls:apis[0].backendAuth: reason applies to mode 'none' only",
+    ),
+    (
+        "a site the stack locks that the gateway may not call",
+        lambda c: c["apis"][1].update(backendAuth={"mode": "none", "reason": "legacy"}),
+        "config secure-api-calls:apis[1].backendAuth: an appService backend is configured to "
+        "accept only the gateway's token",
+    ),
+    (
+        "an API declaring the gateway's role",
+        lambda c: c["apis"][0]["roles"].append({"value": "Gateway.Forward"}),
+        "config secure-api-calls:apis[0].roles: role 'Gateway.Forward' is reserved for the "
+        "gateway's managed identity",
+    ),
+    (
+        "an operation requiring the gateway's role",
+        lambda c: c["apis"][0]["operations"][0].update(roles=["Gateway.Forward"]),
+        "config secure-api-calls:apis[0].operations[0].roles: role 'Gateway.Forward' is reserved",
+    ),
+    (
+        "a consumer granted the gateway's role",
+        lambda c: c["consumers"][1]["calls"][0].update(roles=["Gateway.Forward"]),
+        "config secure-api-calls:consumers[1].calls[0].roles: role 'Gateway.Forward' is "
+        "reserved for the gateway's managed identity (the backend hop, docs/backend-hop.md): a "
+        "consumer cannot hold it",
+    ),
+    (
+        "a group granted the gateway's role",
+        lambda c: c["developers"]["groups"][0]["roles"].update(orders=["Gateway.Forward"]),
+        "config secure-api-calls:developers.groups[0].roles.orders: role 'Gateway.Forward' is "
+        "reserved",
+    ),
+    (
         "a soft-delete retention out of range",
         lambda c: c["keyVault"].update(softDeleteRetentionDays=3),
         "config secure-api-calls:keyVault.softDeleteRetentionDays: 3 is too small: at least 7",
@@ -277,6 +353,18 @@ def test_an_openapi_operation_without_roles_is_named(tmp_path: Path) -> None:
 def test_a_stack_name_azure_names_cannot_hold_is_refused() -> None:
     with pytest.raises(ConfigError, match="stack name 'Dev-Stack' must be 1-12 lowercase"):
         parse_config(dev_raw(), "Dev-Stack", ROOT)
+
+
+def test_backend_auth_takes_the_word_or_the_object_form() -> None:
+    raw = dev_raw()
+    raw["apis"][0]["backendAuth"] = {"mode": "none", "reason": "a legacy backend on a VPN"}
+    raw["apis"][1]["backendAuth"] = "managedIdentity"
+    config = parse_config(raw, "dev", ROOT)
+    assert not config.apis[0].hop_authenticated
+    assert config.apis[0].backend_auth.reason == "a legacy backend on a VPN"
+    assert config.apis[1].hop_authenticated
+    assert config.apis[1].app_service is not None
+    assert config.apis[0].backend_path == "/api"
 
 
 def test_the_project_file_declares_every_config_key_the_model_knows() -> None:

@@ -10,15 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components.caller_headers import CALLER_HEADERS, TEMPLATES, TOKEN_VARIABLE
 from components.gateway_policy import (
     SECTIONS,
     UNAUTHORIZED_MESSAGE,
     ApiPolicySpec,
+    AuthenticationManagedIdentity,
     Base,
     Claim,
     OperationPolicySpec,
     PolicyDocument,
     SetBackendService,
+    SetHeader,
+    TokenCheck,
     UnsupportedPolicyError,
     ValidateAzureAdToken,
     build_api_policy,
@@ -36,15 +40,20 @@ BOTH_AUDIENCES = ("{{orders-audience}}", "{{orders-audience-v1}}")
 ORDERS_ROLES = ("Orders.Read", "Orders.Write")
 CLIENTS = ("{{client-storefront}}", "04b07795-8ddb-461a-bbee-02f9e1bf7b46")
 
-V2_ONLY = ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
-ACCEPTS_V1 = ApiPolicySpec(TENANT, CLIENTS, BOTH_AUDIENCES, ORDERS_ROLES, False, "orders-backend")
-WRITE_ONLY = OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("Orders.Write",))
-READ_OR_WRITE = OperationPolicySpec(TENANT, CLIENTS, BOTH_AUDIENCES, ORDERS_ROLES)
+HOP = "{{orders-audience}}"
+V2_CHECK = TokenCheck(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True)
+V1_CHECK = TokenCheck(TENANT, CLIENTS, BOTH_AUDIENCES, ORDERS_ROLES, False)
+V2_ONLY = ApiPolicySpec(V2_CHECK, "orders-backend", HOP)
+ACCEPTS_V1 = ApiPolicySpec(V1_CHECK, "orders-backend", HOP)
+UNAUTHENTICATED_HOP = ApiPolicySpec(V2_CHECK, "orders-backend")
+WRITE_ONLY = OperationPolicySpec(V2_CHECK, ("Orders.Write",))
+READ_OR_WRITE = OperationPolicySpec(V1_CHECK, ORDERS_ROLES)
 
 
 def _validate(document: PolicyDocument) -> ValidateAzureAdToken:
-    (validate,) = [s for s in document.inbound if isinstance(s, ValidateAzureAdToken)]
-    return validate
+    """The one validation of an API policy, or the role check (the last) of an operation's."""
+    validations = [s for s in document.inbound if isinstance(s, ValidateAzureAdToken)]
+    return validations[-1]
 
 
 def _rejects(xml: str, message: str) -> None:
@@ -62,6 +71,7 @@ def _rejects(xml: str, message: str) -> None:
         ("api_policy_accepts_v1.xml", build_api_policy(ACCEPTS_V1)),
         ("operation_policy_one_role.xml", build_operation_policy(WRITE_ONLY)),
         ("operation_policy_two_roles.xml", build_operation_policy(READ_OR_WRITE)),
+        ("api_policy_unauthenticated_hop.xml", build_api_policy(UNAUTHENTICATED_HOP)),
     ],
 )
 def test_builder_output_is_byte_identical_to_the_reviewed_golden_file(
@@ -70,14 +80,24 @@ def test_builder_output_is_byte_identical_to_the_reviewed_golden_file(
     assert xml == (GOLDEN / golden).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(
-    "xml",
-    [build_api_policy(V2_ONLY), build_api_policy(ACCEPTS_V1), build_operation_policy(WRITE_ONLY)],
-)
-def test_every_section_of_every_document_starts_with_base(xml: str) -> None:
+@pytest.mark.parametrize("xml", [build_api_policy(V2_ONLY), build_api_policy(ACCEPTS_V1)])
+def test_every_section_of_an_api_policy_starts_with_base(xml: str) -> None:
     document = parse_policy(xml)
     for section in (document.inbound, document.backend, document.outbound, document.on_error):
         assert section[0] == Base()
+
+
+def test_an_operation_policy_judges_the_callers_token_before_base() -> None:
+    # After <base />, the API scope's authentication-managed-identity has put the gateway's
+    # own token into Authorization: a role check there would judge the gateway.
+    document = parse_policy(build_operation_policy(WRITE_ONLY))
+    assert [type(s) for s in document.inbound] == [
+        ValidateAzureAdToken,
+        ValidateAzureAdToken,
+        Base,
+    ]
+    for section in (document.backend, document.outbound, document.on_error):
+        assert section == (Base(),)
 
 
 def test_api_policy_answers_401_for_every_token_problem() -> None:
@@ -95,8 +115,39 @@ def test_api_policy_refuses_a_caller_holding_none_of_the_apis_roles() -> None:
 
 def test_api_policy_routes_to_the_backend_after_validating_the_token() -> None:
     document = parse_policy(build_api_policy(V2_ONLY))
-    assert [type(s) for s in document.inbound] == [Base, ValidateAzureAdToken, SetBackendService]
-    assert document.inbound[2] == SetBackendService("orders-backend")
+    kinds = [type(s) for s in document.inbound]
+    assert kinds == [
+        Base,
+        ValidateAzureAdToken,
+        *[SetHeader] * 8,
+        AuthenticationManagedIdentity,
+        SetBackendService,
+    ]
+    assert document.inbound[-1] == SetBackendService("orders-backend")
+
+
+def test_api_policy_removes_the_caller_headers_then_sets_them_from_the_validated_token() -> None:
+    document = parse_policy(build_api_policy(V2_ONLY))
+    assert _validate(document).output_token_variable_name == TOKEN_VARIABLE
+    headers = [s for s in document.inbound if isinstance(s, SetHeader)]
+    names = [h.name for h in CALLER_HEADERS]
+    assert headers[:4] == [SetHeader(name, "delete", None) for name in names]
+    assert headers[4:] == [SetHeader(h.name, "override", h.expression) for h in CALLER_HEADERS]
+    assert all(h.value in TEMPLATES for h in headers[4:])
+
+
+def test_api_policy_authenticates_the_backend_hop_with_the_apis_own_registration() -> None:
+    document = parse_policy(build_api_policy(V2_ONLY))
+    hop = next(s for s in document.inbound if isinstance(s, AuthenticationManagedIdentity))
+    # The system-assigned identity, no variable, errors not ignored: the documented defaults.
+    assert hop == AuthenticationManagedIdentity(HOP)
+    assert HOP in V2_AUDIENCE  # the same named value the token's audience is checked against
+
+
+def test_an_api_whose_hop_is_not_authenticated_still_strips_and_sets_the_caller_headers() -> None:
+    document = parse_policy(build_api_policy(UNAUTHENTICATED_HOP))
+    assert not any(isinstance(s, AuthenticationManagedIdentity) for s in document.inbound)
+    assert sum(isinstance(s, SetHeader) for s in document.inbound) == 8
 
 
 def test_operation_policy_answers_403_naming_the_missing_role() -> None:
@@ -116,9 +167,13 @@ def test_operation_policy_with_several_roles_names_them_as_alternatives() -> Non
     assert validate.required_claims == (Claim("roles", "any", None, ORDERS_ROLES),)
 
 
-def test_operation_policy_runs_after_base_and_does_not_route() -> None:
+def test_operation_policy_first_repeats_the_apis_401_check_and_does_not_route() -> None:
     document = parse_policy(build_operation_policy(WRITE_ONLY))
-    assert [type(s) for s in document.inbound] == [Base, ValidateAzureAdToken]
+    first = next(s for s in document.inbound if isinstance(s, ValidateAzureAdToken))
+    api = next(s for s in parse_policy(build_api_policy(V2_ONLY)).inbound if s != Base())
+    assert isinstance(api, ValidateAzureAdToken)
+    assert first == api.__class__(**{**api.__dict__, "output_token_variable_name": None})
+    assert not any(isinstance(s, SetBackendService) for s in document.inbound)
 
 
 def test_audiences_are_named_values_so_every_environment_deploys_the_same_xml() -> None:
@@ -136,20 +191,26 @@ def test_ver_claim_is_required_only_when_v1_tokens_are_refused() -> None:
 
 
 def test_api_without_roles_and_accepting_v1_emits_no_required_claims() -> None:
-    spec = ApiPolicySpec(TENANT, CLIENTS, BOTH_AUDIENCES, (), False, "orders-backend")
+    spec = ApiPolicySpec(TokenCheck(TENANT, CLIENTS, BOTH_AUDIENCES, (), False), "orders-backend")
     xml = build_api_policy(spec)
     assert "required-claims" not in xml
     assert parse_api_policy(xml) == spec
 
 
-def test_documents_carry_no_xml_declaration_and_no_expressions() -> None:
+def test_documents_carry_no_xml_declaration_and_no_expression_but_the_templates() -> None:
     for xml in (build_api_policy(V2_ONLY), build_operation_policy(READ_OR_WRITE)):
         assert xml.startswith("<policies>\n")
-        assert "@(" not in xml and "@{" not in xml and "<!--" not in xml
+        without = xml
+        for template in TEMPLATES:
+            without = without.replace(template, "")
+        assert "@(" not in without and "@{" not in without and "<!--" not in xml
+    assert "@(" not in build_operation_policy(READ_OR_WRITE)
 
 
 def test_the_same_spec_builds_byte_identical_xml() -> None:
-    again = ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, "orders-backend")
+    again = ApiPolicySpec(
+        TokenCheck(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True), "orders-backend", HOP
+    )
     assert build_api_policy(again) == build_api_policy(V2_ONLY)
 
 
@@ -158,6 +219,7 @@ def test_parsers_invert_the_builders_on_the_golden_documents() -> None:
     assert parse_api_policy(build_api_policy(ACCEPTS_V1)) == ACCEPTS_V1
     assert parse_operation_policy(build_operation_policy(WRITE_ONLY)) == WRITE_ONLY
     assert parse_operation_policy(build_operation_policy(READ_OR_WRITE)) == READ_OR_WRITE
+    assert parse_api_policy(build_api_policy(UNAUTHENTICATED_HOP)) == UNAUTHENTICATED_HOP
 
 
 # --- specs refuse what cannot be deployed faithfully -------------------------------------
@@ -166,32 +228,25 @@ def test_parsers_invert_the_builders_on_the_golden_documents() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ApiPolicySpec("", CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, "b"), "tenant"),
-        (lambda: ApiPolicySpec(TENANT, CLIENTS, (), ORDERS_ROLES, True, "b"), "audiences needs"),
-        (lambda: ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A", "A"), True, "b"), "duplicates"),
+        (lambda: TokenCheck("", CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True), "tenant"),
+        (lambda: TokenCheck(TENANT, CLIENTS, (), ORDERS_ROLES, True), "audiences needs"),
+        (lambda: TokenCheck(TENANT, CLIENTS, V2_AUDIENCE, ("A", "A"), True), "duplicates"),
+        (lambda: ApiPolicySpec(V2_CHECK, " "), "backend_id"),
+        (lambda: ApiPolicySpec(V2_CHECK, "b", "@(context.Api.Id)"), "hop_resource must not"),
+        (lambda: ApiPolicySpec(V2_CHECK, "b", ""), "hop_resource must not be empty"),
+        (lambda: OperationPolicySpec(V2_CHECK, ()), "roles needs"),
+        (lambda: OperationPolicySpec(V2_CHECK, ("A", "B", "A")), "duplicates"),
         (
-            lambda: ApiPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ORDERS_ROLES, True, " "),
-            "backend_id",
-        ),
-        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ()), "roles needs"),
-        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A", "B", "A")), "duplicates"),
-        (
-            lambda: OperationPolicySpec(TENANT, CLIENTS, ("a", "a"), ("A",)),
+            lambda: TokenCheck(TENANT, CLIENTS, ("a", "a"), ("A",), True),
             "audiences has duplicates",
         ),
-        (
-            lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("",)),
-            "roles must not be empty",
-        ),
-        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("@(1)",)), "policy expression"),
-        (lambda: OperationPolicySpec("@{x}", CLIENTS, V2_AUDIENCE, ("A",)), "policy expression"),
-        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A\x00",)), "XML cannot carry"),
-        (lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("A\rB",)), "XML cannot carry"),
-        (lambda: OperationPolicySpec(TENANT, CLIENTS, ("\ud800",), ("A",)), "XML cannot carry"),
-        (
-            lambda: OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, ("\ufffe",)),
-            "XML cannot carry",
-        ),
+        (lambda: OperationPolicySpec(V2_CHECK, ("",)), "roles must not be empty"),
+        (lambda: OperationPolicySpec(V2_CHECK, ("@(1)",)), "policy expression"),
+        (lambda: TokenCheck("@{x}", CLIENTS, V2_AUDIENCE, ("A",), True), "policy expression"),
+        (lambda: OperationPolicySpec(V2_CHECK, ("A\x00",)), "XML cannot carry"),
+        (lambda: OperationPolicySpec(V2_CHECK, ("A\rB",)), "XML cannot carry"),
+        (lambda: TokenCheck(TENANT, CLIENTS, ("\ud800",), ("A",), True), "XML cannot carry"),
+        (lambda: OperationPolicySpec(V2_CHECK, ("\ufffe",)), "XML cannot carry"),
     ],
 )
 def test_specs_refuse_values_the_policy_could_not_carry(make: object, message: str) -> None:
@@ -242,6 +297,21 @@ def test_parser_accepts_the_documented_optional_parts_and_applies_the_defaults()
     assert document.outbound == document.on_error == ()
 
 
+def test_parser_reads_header_and_managed_identity_statements_with_their_defaults() -> None:
+    xml = _OPTIONAL_FEATURES.replace(
+        "</validate-azure-ad-token>",
+        '</validate-azure-ad-token><set-header name="X-A"><value>literal</value></set-header>'
+        '<set-header name="X-B" exists-action="delete" />'
+        '<authentication-managed-identity resource="r" client-id="c" ignore-error="true" '
+        'output-token-variable-name="v" />',
+    )
+    assert parse_policy(xml).inbound[1:] == (
+        SetHeader("X-A", "override", "literal"),
+        SetHeader("X-B", "delete", None),
+        AuthenticationManagedIdentity("r", "c", "v", True),
+    )
+
+
 def _edit(xml: str, old: str, new: str) -> str:
     assert old in xml
     return xml.replace(old, new, 1)
@@ -290,6 +360,47 @@ API_XML = build_api_policy(V2_ONLY)
             "policies/outbound/set-backend-service: unsupported policy element",
         ),
         (_edit(API_XML, "<policies>", '<policies id="x">'), "policies/@id: unsupported"),
+        (
+            _edit(API_XML, 'GetValueOrDefault("oid", "")', 'GetValueOrDefault("upn", "")'),
+            "set-header/value: policy expression",
+        ),
+        (
+            _edit(API_XML, "<value>@(((Jwt)", "<value>@{ return ((Jwt)"),
+            "not one of the caller-header templates",
+        ),
+        (_edit(API_XML, 'exists-action="delete"', 'exists-action="append"'), "is not emulated"),
+        (_edit(API_XML, 'exists-action="delete"', 'exists-action="skip"'), "is not emulated"),
+        (
+            _edit(
+                API_XML,
+                'exists-action="delete" />',
+                'exists-action="delete"><value /></set-header>',
+            ),
+            "a header being deleted takes no value",
+        ),
+        (
+            _edit(API_XML, 'name="X-Caller-Roles" exists-action="delete"', 'name="a b"'),
+            "not a header",
+        ),
+        (
+            _edit(
+                API_XML,
+                '<authentication-managed-identity resource="{{orders-audience}}"',
+                ('<authentication-managed-identity resource="@(context.Api.Id)"'),
+            ),
+            "authentication-managed-identity/@resource: policy expressions",
+        ),
+        (
+            _edit(API_XML, 'resource="{{orders-audience}}"', 'resource="x" ignore-error="maybe"'),
+            "must be true or false",
+        ),
+        (_edit(API_XML, ' resource="{{orders-audience}}"', ""), "resource is required"),
+        (
+            _edit(
+                API_XML, "<outbound>\n        <base />", "<outbound><base /><set-header name='X' />"
+            ),
+            "policies/outbound/set-header: unsupported policy element",
+        ),
         ("<policy><inbound /></policy>", "the root element must be <policies>"),
         (API_XML.replace("</policies>", ""), "malformed XML"),
     ],
@@ -300,7 +411,7 @@ def test_parser_rejects_anything_it_cannot_execute_naming_where(xml: str, messag
 
 def test_parse_api_policy_rejects_an_operation_policy() -> None:
     with pytest.raises(
-        UnsupportedPolicyError, match="build_api_policy emits exactly one set-backend-service"
+        UnsupportedPolicyError, match="build_api_policy emits exactly 1 validate-azure-ad-token"
     ):
         parse_api_policy(build_operation_policy(WRITE_ONLY))
 
@@ -319,6 +430,36 @@ def test_parse_operation_policy_rejects_an_api_policy() -> None:
         (_edit(API_XML, 'match="any"', 'match="all"'), "required_claims is"),
         (_edit(API_XML, "<backend>", "<backend><base />"), "policies/backend: build_api_policy"),
         (_edit(API_XML, ' backend-id="orders-backend"', ""), "backend-id is required"),
+        (
+            _edit(
+                API_XML,
+                ' output-token-variable-name="caller-token"',
+                ' output-token-variable-name="t"',
+            ),
+            "output_token_variable_name is 't'",
+        ),
+        (
+            _edit(API_XML, '<set-header name="X-Caller-Roles" exists-action="delete" />', ""),
+            "policies/inbound: build_api_policy emits exactly",
+        ),
+        (
+            _edit(API_XML, 'name="X-Caller-Roles" exists-action="override"', 'name="X-Caller-Oid"'),
+            "name is 'X-Caller-Oid'",
+        ),
+        (
+            _edit(
+                API_XML, '"{{orders-audience}}" />', '"{{orders-audience}}" ignore-error="true" />'
+            ),
+            "ignore_error is True",
+        ),
+        (
+            _edit(
+                API_XML,
+                "<authentication-managed-identity",
+                "<base /><authentication-managed-identity",
+            ),
+            "policies/inbound: build_api_policy emits exactly",
+        ),
     ],
 )
 def test_parse_api_policy_rejects_what_the_builder_would_not_emit(xml: str, message: str) -> None:
@@ -327,9 +468,20 @@ def test_parse_api_policy_rejects_what_the_builder_would_not_emit(xml: str, mess
 
 
 def test_parse_operation_policy_rejects_a_policy_without_roles() -> None:
-    xml = _edit(build_operation_policy(WRITE_ONLY), 'name="roles"', 'name="scp"')
+    xml = build_operation_policy(WRITE_ONLY)
+    at = xml.index('failed-validation-httpcode="403"')
+    xml = xml[:at] + xml[at:].replace('name="roles"', 'name="scp"', 1)
     with pytest.raises(UnsupportedPolicyError, match="roles needs at least one entry"):
         parse_operation_policy(xml)
+
+
+def test_parse_operation_policy_rejects_a_role_check_after_base() -> None:
+    xml = build_operation_policy(WRITE_ONLY)
+    moved = xml.replace("        <base />\n    </inbound>", "    </inbound>", 1).replace(
+        "<inbound>", "<inbound>\n        <base />", 1
+    )
+    with pytest.raises(UnsupportedPolicyError, match="build_operation_policy emits exactly"):
+        parse_operation_policy(moved)
 
 
 # --- properties at the XML boundary ------------------------------------------------------
@@ -350,22 +502,18 @@ def _texts(min_size: int) -> st.SearchStrategy[tuple[str, ...]]:
     return st.lists(_TEXT, min_size=min_size, max_size=4, unique=True).map(tuple)
 
 
-_API_SPECS = st.builds(
-    ApiPolicySpec,
+_CHECKS = st.builds(
+    TokenCheck,
     tenant=_TEXT,
     client_application_ids=_texts(1),
     audiences=_texts(1),
     roles=_texts(0),
     require_v2=st.booleans(),
-    backend_id=_TEXT,
 )
-_OPERATION_SPECS = st.builds(
-    OperationPolicySpec,
-    tenant=_TEXT,
-    client_application_ids=_texts(1),
-    audiences=_texts(1),
-    roles=_texts(1),
+_API_SPECS = st.builds(
+    ApiPolicySpec, token=_CHECKS, backend_id=_TEXT, hop_resource=st.none() | _TEXT
 )
+_OPERATION_SPECS = st.builds(OperationPolicySpec, token=_CHECKS, roles=_texts(1))
 
 
 @settings(deadline=None)
@@ -415,7 +563,7 @@ def test_an_unknown_element_anywhere_is_rejected_by_its_path(
 )
 def test_characters_xml_cannot_carry_are_refused_before_building(text: str, bad: str) -> None:
     with pytest.raises(ValueError, match="XML cannot carry"):
-        OperationPolicySpec(TENANT, CLIENTS, V2_AUDIENCE, (text + bad,))
+        OperationPolicySpec(V2_CHECK, (text + bad,))
 
 
 def test_a_policy_with_a_dtd_or_entities_is_refused_not_expanded() -> None:
@@ -432,25 +580,21 @@ def test_a_policy_with_a_dtd_or_entities_is_refused_not_expanded() -> None:
 
 def test_every_validation_lists_the_allowed_callers_before_the_audiences() -> None:
     for xml in (build_api_policy(V2_ONLY), build_operation_policy(WRITE_ONLY)):
-        element = ET.fromstring(xml).find("inbound/validate-azure-ad-token")
-        assert element is not None
-        assert [child.tag for child in element][:2] == ["client-application-ids", "audiences"]
-        ids = [e.text for e in element.findall("client-application-ids/application-id")]
-        assert tuple(ids) == CLIENTS
+        for element in ET.fromstring(xml).findall("inbound/validate-azure-ad-token"):
+            assert [child.tag for child in element][:2] == ["client-application-ids", "audiences"]
+            ids = [e.text for e in element.findall("client-application-ids/application-id")]
+            assert tuple(ids) == CLIENTS
 
 
 def test_a_spec_without_allowed_callers_is_refused() -> None:
     with pytest.raises(ValueError, match="client_application_ids needs at least one"):
-        ApiPolicySpec(TENANT, (), V2_AUDIENCE, ORDERS_ROLES, True, "b")
-    with pytest.raises(ValueError, match="client_application_ids needs at least one"):
-        OperationPolicySpec(TENANT, (), V2_AUDIENCE, ("A",))
+        TokenCheck(TENANT, (), V2_AUDIENCE, ORDERS_ROLES, True)
 
 
 def test_the_parser_gives_back_the_allowed_callers_and_refuses_a_document_without_them() -> None:
-    assert parse_api_policy(build_api_policy(V2_ONLY)).client_application_ids == CLIENTS
-    assert parse_operation_policy(build_operation_policy(WRITE_ONLY)).client_application_ids == (
-        CLIENTS
-    )
+    assert parse_api_policy(build_api_policy(V2_ONLY)).token.client_application_ids == CLIENTS
+    operation = parse_operation_policy(build_operation_policy(WRITE_ONLY))
+    assert operation.token.client_application_ids == CLIENTS
     xml = build_api_policy(V2_ONLY)
     start, end = xml.index("<client-application-ids>"), xml.index("</client-application-ids>")
     without = xml[:start] + xml[end + len("</client-application-ids>") :]

@@ -19,14 +19,24 @@ def test_api_policy_is_xml_validating_tenant_audiences_and_roles(dev_plan: dict[
     policy = named(dev_plan, "orders-gateway-policy")["inputs"]
     assert policy["format"] == "xml"
     spec = parse_api_policy(policy["value"])
-    assert spec.tenant == "{{tenant-id}}"
-    assert spec.audiences == ("{{orders-audience}}", "{{orders-audience-v1}}")
-    assert spec.roles == ("Orders.Read", "Orders.Write")
-    assert spec.require_v2 is False
+    assert spec.token.tenant == "{{tenant-id}}"
+    assert spec.token.audiences == ("{{orders-audience}}", "{{orders-audience-v1}}")
+    assert spec.token.roles == ("Orders.Read", "Orders.Write")
+    assert spec.token.require_v2 is False
     assert spec.backend_id == "orders-backend"
     inventory = parse_api_policy(named(dev_plan, "inventory-gateway-policy")["inputs"]["value"])
-    assert inventory.audiences == ("{{inventory-audience}}",)
-    assert inventory.require_v2 is True
+    assert inventory.token.audiences == ("{{inventory-audience}}",)
+    assert inventory.token.require_v2 is True
+
+
+def test_every_api_policy_authenticates_the_backend_hop_for_its_own_registration(
+    dev_plan: dict[str, Any],
+) -> None:
+    for api in ("orders", "inventory"):
+        spec = parse_api_policy(named(dev_plan, f"{api}-gateway-policy")["inputs"]["value"])
+        # The v2-form audience named value holds the registration's client ID.
+        assert spec.hop_resource == "{{" + f"{api}-audience" + "}}"
+        assert spec.hop_resource in spec.token.audiences
 
 
 def test_each_operation_policy_requires_that_operations_roles(dev_plan: dict[str, Any]) -> None:
@@ -34,6 +44,7 @@ def test_each_operation_policy_requires_that_operations_roles(dev_plan: dict[str
         p["inputs"]["operationId"]: parse_operation_policy(p["inputs"]["value"])
         for p in of_type(dev_plan, ":ApiOperationPolicy")
     }
+    assert policies["create-order"].token.roles == ("Orders.Read", "Orders.Write")
     assert policies["create-order"].roles == ("Orders.Write",)
     assert policies["list-orders"].roles == ("Orders.Read",)
     assert policies["list-items"].roles == ("Inventory.Read", "Inventory.Admin")

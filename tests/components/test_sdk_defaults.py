@@ -26,6 +26,7 @@ CLASSES: dict[str, type[pulumi.CustomResource]] = {
     "azure-native:network:PrivateDnsZoneGroup": network.PrivateDnsZoneGroup,
     "azure-native:privatedns:PrivateZone": privatedns.PrivateZone,
     "azure-native:privatedns:VirtualNetworkLink": privatedns.VirtualNetworkLink,
+    "azure-native:web:WebAppAuthSettingsV2": web.WebAppAuthSettingsV2,
 }
 _MODULES = {
     "network": network,

@@ -90,8 +90,8 @@ def test_plan_file_is_byte_identical_across_runs_and_masks_secrets(tmp_path: Pat
             "error: config secure-api-calls:consumers[1].calls[0].api: unknown API 'billing'",
         ),
         (
-            lambda c: c["secure-api-calls:apis"][1].update(backendUrl="http://inventory.example"),
-            "error: config secure-api-calls:apis[1].backendUrl: 'http://inventory.example' must be",
+            lambda c: c["secure-api-calls:apis"][0].update(backendUrl="http://orders.example"),
+            "error: config secure-api-calls:apis[0].backendUrl: 'http://orders.example' must be",
         ),
     ],
     ids=["misspelled key", "unknown operation role", "unknown API", "http backend"],

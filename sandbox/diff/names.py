@@ -151,9 +151,12 @@ def policy_facts(xml: Any) -> tuple[frozenset[str], frozenset[str]] | None:
         root = safe_fromstring(xml)
     except (ET.ParseError, DefusedXmlException):
         return None
+    # The roles of the last validation: an operation policy repeats the API's own check (all
+    # of the API's roles) before its role check (components/gateway_policy.py).
+    validations = list(root.iter("validate-azure-ad-token")) or [root]
     roles = frozenset(
         (value.text or "").strip()
-        for claim in root.iter("claim")
+        for claim in validations[-1].iter("claim")
         if claim.get("name") == "roles"
         for value in claim.iter("value")
         if (value.text or "").strip()

@@ -7,7 +7,9 @@ nothing to strip when a pull-request comment quotes it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.rehearsal.scenarios import Scenario
 
@@ -23,6 +25,42 @@ class Outcome:
     message: str = ""  # the error message the caller saw
     backend: str | None = None  # "METHOD /path" as the echo backend saw it (for a 200)
     reason: str = ""  # the gateway's own account of a refusal (emulator-only header)
+    seen: Mapping[str, Any] | None = None  # the echo backend's whole answer (for a 200)
+
+
+@dataclass(frozen=True)
+class BackendExpectation:
+    """What an allowed call must show at the backend, from the intent: the route, the
+    gateway's own token (for an API whose hop it authenticates) and the caller headers."""
+
+    route: str  # "METHOD /path"
+    api_client_id: str
+    gateway_client_id: str | None = None  # None: the hop is not authenticated, by intent
+    caller: Mapping[str, str] | None = None  # header name -> value (roles: any order)
+
+    def problems(self, seen: Mapping[str, Any] | None) -> list[str]:
+        if not isinstance(seen, Mapping):
+            return ["the backend's answer is not the echo's"]
+        found = []
+        token = seen.get("authenticatedAs")
+        if self.gateway_client_id is not None:
+            client = (token or {}).get("azp", (token or {}).get("appid"))
+            if client != self.gateway_client_id or (token or {}).get("aud") != self.api_client_id:
+                found.append(
+                    f"the backend did not receive the gateway's token for the API (azp/appid "
+                    f"{client!r}, expected {self.gateway_client_id})"
+                )
+        headers = {str(k).lower(): str(v) for k, v in (seen.get("headers") or {}).items()}
+        for name, wanted in (self.caller or {}).items():
+            have = headers.get(name.lower())
+            same = (
+                have is not None and set(have.split(",")) == set(wanted.split(","))
+                if name.lower() == "x-caller-roles"
+                else have == wanted
+            )
+            if not same:
+                found.append(f"the backend received {name}: {have!r}, expected {wanted!r}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -54,7 +92,8 @@ class RehearsalReport:
 
     @property
     def attacks(self) -> int:
-        return sum(1 for r in self.results if r.scenario.kind == "attack")
+        # Bypasses are attacks on the backend, past the gateway.
+        return sum(1 for r in self.results if r.scenario.kind in ("attack", "bypass"))
 
     def summary(self) -> str:
         head = f"{len(self.results)} scenarios ({self.attacks} attacks) — "
@@ -64,10 +103,14 @@ class RehearsalReport:
         return head + f"{count} mismatch{'es' if count != 1 else ''}"
 
 
-def judge(scenario: Scenario, outcome: Outcome, expected_backend: str | None) -> ScenarioResult:
+def judge(
+    scenario: Scenario, outcome: Outcome, expected: BackendExpectation | str | None
+) -> ScenarioResult:
     """Compare one outcome with the intent: status, then APIM's exact text or the words a
-    403 must name, then (for a 200) what the backend received."""
+    403 must name, then (for a 200) what the backend received: the route, and with a
+    BackendExpectation also whose token and which caller headers."""
     actual, message, backend = outcome.actual, outcome.message, outcome.backend
+    expected_backend = expected.route if isinstance(expected, BackendExpectation) else expected
     problems: list[str] = []
     if actual != scenario.expected_status:
         problems.append(f"expected {scenario.expected_status}, got {actual}")
@@ -77,6 +120,8 @@ def judge(scenario: Scenario, outcome: Outcome, expected_backend: str | None) ->
         problems.append(f"message {message!r} does not name {', '.join(missing)}")
     elif actual == 200 and expected_backend is not None and backend != expected_backend:
         problems.append(f"backend received {backend!r}, expected {expected_backend!r}")
+    elif actual == 200 and isinstance(expected, BackendExpectation):
+        problems.extend(expected.problems(outcome.seen))
     shown = backend if actual == 200 and backend else message
     return ScenarioResult(scenario, actual, shown, outcome.reason, tuple(problems))
 

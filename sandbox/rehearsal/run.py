@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 from azure.core.credentials import AccessToken
@@ -37,9 +36,17 @@ from consumer.errors import gateway_message
 from sandbox.program.runner import PROJECT_DIR
 from sandbox.rehearsal.emulators.forge import claims_of
 from sandbox.rehearsal.emulators.gateway_core import REASON_HEADER
+from sandbox.rehearsal.emulators.gateway_statements import IdentityTokenError
 from sandbox.rehearsal.emulators.issuer import TokenRefusedError
+from sandbox.rehearsal.expect import backend_expectation
 from sandbox.rehearsal.report import Outcome, ScenarioResult, judge
-from sandbox.rehearsal.scenarios import AttackInputs, IntendedOperation, Scenario, attack_token
+from sandbox.rehearsal.scenarios import (
+    FORGED_CALLER_HEADERS,
+    AttackInputs,
+    IntendedOperation,
+    Scenario,
+    attack_token,
+)
 from sandbox.rehearsal.scenarios import intended_operations as operations_of
 
 if TYPE_CHECKING:
@@ -104,7 +111,8 @@ def _call(client: ApiClient, op: IntendedOperation, name: str) -> Outcome:
         return Outcome("unreachable", error.reason)
     except ConsumerConfigError as error:
         return Outcome("config error", str(error))
-    return Outcome(answer.status, "", _echo_view(answer.json()))
+    seen = answer.json()
+    return Outcome(answer.status, "", _echo_view(seen), seen=seen)
 
 
 class _Runner:
@@ -117,11 +125,6 @@ class _Runner:
     def operation(self, scenario: Scenario) -> IntendedOperation:
         api = self.intent.api(scenario.api)
         return next(o for o in operations_of(api, PROJECT_DIR) if o.id == scenario.operation)
-
-    def expected_backend(self, scenario: Scenario) -> str:
-        op = self.operation(scenario)
-        base = urlsplit(self.intent.api(scenario.api).backend_url).path.rstrip("/")
-        return f"{op.method} {base}{op.sample_path()}"
 
     def consumer_calls(self, name: str, scenarios: list[Scenario]) -> list[Outcome]:
         if name not in self.consumers:
@@ -228,13 +231,53 @@ class _Runner:
             headers[header] = foreign or ""
         elif scenario.attack != "no-key":
             headers[header] = key
+        sent = list(headers.items())
+        if scenario.attack == "forged-caller-headers":
+            sent += FORGED_CALLER_HEADERS
         op = self.operation(scenario)
-        body = {"rehearsal": scenario.name} if op.method in _BODY_METHODS else None
-        response = http.request(op.method, base + op.sample_path(), headers=headers, json=body)
-        if response.status_code == 200:
-            return Outcome(200, "", _echo_view(response.json()))
-        reason = response.headers.get(REASON_HEADER, "")
-        return Outcome(response.status_code, gateway_message(response.text), reason=reason)
+        return _send(http, op, base + op.sample_path(), sent, scenario.name)
+
+    def backend_call(self, scenario: Scenario, http: httpx.Client) -> Outcome:
+        """Past the gateway, straight to the API's backend, with the recipe's token."""
+        url = self.rehearsal.backend_urls.get(scenario.api)
+        app = self.tenant.apis.get(scenario.api)
+        other = self.tenant.apis.get(scenario.other_api or "")
+        if url is None or app is None:
+            return Outcome("not in plan", f"no backend or registration for {scenario.api}")
+        token: str | None = None
+        try:
+            if scenario.attack == "backend-consumer-token":
+                caller = self.tenant.consumer(scenario.consumer or "").principal_id
+                token = self.rehearsal.issuer.issue_app_token(caller, app.identifier_uri)
+            elif scenario.attack == "backend-other-api-token":
+                tokens = self.rehearsal.gateway_tokens
+                if tokens is None or other is None:
+                    return Outcome("not in plan", "no gateway identity or no other API")
+                # What the gateway asks for on the other API's hop: its client ID.
+                token = tokens.token(other.client_id)
+        except (TokenRefusedError, IdentityTokenError) as refused:
+            return Outcome("no token", str(refused))
+        except KeyError as missing:
+            return Outcome("not in plan", f"no Web App for consumer {missing}")
+        headers = [("Authorization", f"Bearer {token}")] if token else []
+        op = self.operation(scenario)
+        return _send(http, op, url + op.sample_path(), headers, scenario.name)
+
+
+def _send(
+    http: httpx.Client,
+    op: IntendedOperation,
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    name: str,
+) -> Outcome:
+    body = {"rehearsal": name} if op.method in _BODY_METHODS else None
+    response = http.request(op.method, url, headers=list(headers), json=body)
+    if response.status_code == 200:
+        seen = response.json()
+        return Outcome(200, "", _echo_view(seen), seen=seen)
+    reason = response.headers.get(REASON_HEADER, "")
+    return Outcome(response.status_code, gateway_message(response.text), reason=reason)
 
 
 def run_scenarios(
@@ -256,7 +299,10 @@ def run_scenarios(
                 outcomes[index] = runner.developer_call(scenario)
             elif scenario.kind in ("control", "attack"):
                 outcomes[index] = runner.raw_call(scenario, http)
+            elif scenario.kind == "bypass":
+                outcomes[index] = runner.backend_call(scenario, http)
+    tenant = rehearsal.tenant
     return [
-        judge(scenario, outcomes[i], runner.expected_backend(scenario))
+        judge(scenario, outcomes[i], backend_expectation(scenario, intent, tenant, PROJECT_DIR))
         for i, scenario in enumerate(scenarios)
     ]

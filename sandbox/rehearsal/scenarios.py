@@ -22,7 +22,7 @@ from sandbox.rehearsal.emulators.gateway_core import INVALID_KEY, MISSING_KEY
 from sandbox.rehearsal.emulators.issuer import EntraIssuer
 from sandbox.rehearsal.tenant import Tenant, synthetic_id
 
-Kind = Literal["consumer", "developer", "control", "attack"]
+Kind = Literal["consumer", "developer", "control", "attack", "bypass"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,29 @@ def intended_operations(api: Api, base_dir: Path) -> tuple[IntendedOperation, ..
 CONTROLS = {
     "genuine": "a genuine token, sent by hand",
     "v1-accepted": "a v1 token (aud api://<id>), accepted by intent",
+    # Through the gateway with X-Caller-* headers of the caller's own making: the call passes,
+    # and the backend sees the headers the gateway derived from the token, never the forged.
+    "forged-caller-headers": "forged caller headers, replaced by the gateway's",
 }
+# The backend called directly, past the gateway (recipe -> label, expected status): App
+# Service authentication answers 401 without a valid token for the API and 403 for a valid one
+# from any application but the gateway; the checklist for external backends asks the same.
+BYPASSES = {
+    "backend-no-token": ("the backend called directly, without a token", 401),
+    "backend-consumer-token": ("the backend called directly with a consumer's valid token", 403),
+    "backend-other-api-token": (
+        "the backend called directly with the gateway's token for another API",
+        401,
+    ),
+}
+# What a caller sends to impersonate someone else (mixed case: header names are not
+# case-sensitive, and neither is their removal).
+FORGED_CALLER_HEADERS = (
+    ("X-Caller-Client-Id", "00000000-0000-0000-0000-00000000f0f0"),
+    ("x-caller-object-id", "00000000-0000-0000-0000-00000000f0f1"),
+    ("X-CALLER-ROLES", "Orders.Write,Inventory.Admin"),
+    ("X-Caller-Token-Version", "1.0"),
+)
 ATTACKS = {
     "no-token": "no token",
     "no-key": "no subscription key",
@@ -151,7 +173,40 @@ def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tupl
                     )
     for api in config.apis:
         scenarios += _token_scenarios(config, tenant, api, callers, base_dir)
+    for api in config.apis:
+        scenarios += _bypass_scenarios(config, api, callers, base_dir)
     return tuple(scenarios)
+
+
+def _bypass_scenarios(
+    config: StackConfig, api: Api, callers: dict[str, list[str]], base_dir: Path
+) -> list[Scenario]:
+    """The backend of an API whose hop the gateway authenticates (by intent), called directly:
+    every one must be refused. An API without the hop has an open backend by declaration."""
+    caller = next(iter(callers[api.name]), None)
+    ops = intended_operations(api, base_dir)
+    if not api.hop_authenticated or caller is None or not ops:
+        return []
+    # A GET where there is one: a backend that is wrongly open must not be written to.
+    op = next((o for o in ops if o.method == "GET"), ops[0])
+    other = next((a.name for a in config.apis if a.name != api.name and a.hop_authenticated), None)
+    found = []
+    for recipe, (label, status) in BYPASSES.items():
+        if recipe == "backend-other-api-token" and other is None:
+            continue
+        found.append(
+            Scenario(
+                f"{api.name}: {label}",
+                "bypass",
+                api.name,
+                op.id,
+                status,
+                consumer=caller,
+                attack=recipe,
+                other_api=other,
+            )
+        )
+    return found
 
 
 def _token_scenarios(

@@ -1,5 +1,6 @@
 """The servers of one rehearsal, started from a Plan: Entra issuer, managed-identity endpoints,
-the APIM gateway executing the deployed policy XML, and the echo backend."""
+the APIM gateway executing the deployed policy XML with its own managed identity, and one echo
+backend per API that checks the token as that API's real backend would (backends.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.gateway_policy import SetBackendService
 from sandbox.errors import SandboxError
+from sandbox.rehearsal.backends import backend_guards
+from sandbox.rehearsal.emulators.backend_auth import BackendGuard
+from sandbox.rehearsal.emulators.forge import claims_of
 from sandbox.rehearsal.emulators.gateway import (
     Gateway,
     GatewayConfigError,
@@ -19,10 +24,37 @@ from sandbox.rehearsal.emulators.gateway import (
     gateway_app,
 )
 from sandbox.rehearsal.emulators.gateway_model import GatewayModel, model_from_plan
+from sandbox.rehearsal.emulators.gateway_statements import IdentityTokenError
 from sandbox.rehearsal.emulators.http_apps import echo_app, entra_app, managed_identity_app
-from sandbox.rehearsal.emulators.issuer import Clock, EntraIssuer, SigningKey
+from sandbox.rehearsal.emulators.issuer import Clock, EntraIssuer, SigningKey, TokenRefusedError
 from sandbox.rehearsal.emulators.server import RunningServer
 from sandbox.rehearsal.tenant import Tenant, tenant_from_plan
+
+
+class GatewayIdentityTokens:
+    """The gateway's managed identity asking the emulated Entra for a token, as APIM does for
+    authentication-managed-identity: assignment required applies (no Gateway.Forward
+    assignment, no token), and a token is reused until it expires ("API Management caches the
+    token until it expires", authentication-managed-identity-policy)."""
+
+    def __init__(self, issuer: EntraIssuer, principal_id: str, clock: Clock) -> None:
+        self.issuer = issuer
+        self.principal_id = principal_id
+        self.clock = clock
+        self._cache: dict[str, tuple[float, str]] = {}
+        self.issued = 0
+
+    def token(self, resource: str) -> str:
+        cached = self._cache.get(resource)
+        if cached is not None and self.clock() < cached[0]:
+            return cached[1]
+        try:
+            token = self.issuer.issue_app_token(self.principal_id, resource)
+        except TokenRefusedError as refused:
+            raise IdentityTokenError(str(refused)) from None
+        self.issued += 1
+        self._cache[resource] = (float(claims_of(token)["exp"]), token)
+        return token
 
 
 class Rehearsal:
@@ -33,6 +65,7 @@ class Rehearsal:
         try:
             self.tenant: Tenant = tenant_from_plan(plan)
             self.model: GatewayModel = model_from_plan(plan)
+            self.guards: dict[str, BackendGuard | None] = backend_guards(plan, self.tenant)
         except GatewayConfigError as error:
             raise SandboxError(f"the rehearsal gateway cannot run this plan: {error}") from None
         except (KeyError, TypeError, AttributeError) as error:
@@ -48,6 +81,14 @@ class Rehearsal:
         self._stack = ExitStack()
         self.identity_urls: dict[str, str] = {}
         self._environments: dict[str, dict[str, str]] = {}
+        self.backends: dict[str, RunningServer] = {}  # API name -> its echo backend
+        self.backend_urls: dict[str, str] = {}  # API name -> where the gateway forwards
+        exported = {n: str(f.get("backendUrl") or "") for n, f in _apis(plan).items()}
+        self._backend_paths = {n: urlsplit(url).path.rstrip("/") for n, url in exported.items()}
+        gateway = self.tenant.gateway_identity
+        self.gateway_tokens = (
+            GatewayIdentityTokens(self.issuer, gateway.object_id, self.clock) if gateway else None
+        )
 
     def __enter__(self) -> Rehearsal:
         try:
@@ -65,14 +106,23 @@ class Rehearsal:
 
     def _start(self) -> None:
         self.entra = self._serve(entra_app(self.issuer))
-        self.echo = self._serve(echo_app())
         keys = OpenIdKeys(self.entra.url)
         self._stack.callback(keys.close)
+        # An open echo: for a Backend no API of the Plan forwards to, and the baseline that
+        # benchmarks/rehearsal_timing.py calls directly (it checks no token).
+        self.echo = spare = self._serve(echo_app())
+        for api in self.model.apis:
+            guard = self.guards.get(api.api_id)
+            server = self._serve(echo_app(guard, keys, self.clock) if guard else echo_app())
+            self.backends[api.api_id] = server
+            self.backend_urls[api.api_id] = server.url + self._backend_paths.get(api.api_id, "")
+        owner = _backend_owners(self.model)
         local = {
-            bid: self.echo.url + urlsplit(url).path for bid, url in self.model.backends.items()
+            bid: self.backends.get(owner.get(bid, ""), spare).url + urlsplit(url).path
+            for bid, url in self.model.backends.items()
         }
         services = {
-            api.api_id: self.echo.url + urlsplit(api.service_url).path
+            api.api_id: self.backends[api.api_id].url + urlsplit(api.service_url).path
             for api in self.model.apis
             if api.service_url
         }
@@ -84,6 +134,7 @@ class Rehearsal:
                 clock=self.clock,
                 backend_overrides=local,
                 service_url_overrides=services,
+                identity=self.gateway_tokens,
             )
         except GatewayConfigError as error:
             raise SandboxError(f"the rehearsal gateway cannot run this plan: {error}") from None
@@ -130,3 +181,19 @@ class Rehearsal:
                 value = self.gateway.url + value[len(deployed) :]
             environ[setting] = value
         return environ
+
+
+def _apis(plan: Mapping[str, Any]) -> dict[str, Any]:
+    return dict((plan.get("outputs") or {}).get("apis") or {})
+
+
+def _backend_owners(model: GatewayModel) -> dict[str, str]:
+    """backendId -> the API whose policy forwards to it (set-backend-service)."""
+    owners: dict[str, str] = {}
+    for api in model.apis:
+        documents = [api.policy, *(op.policy for op in api.operations)]
+        for document in documents:
+            for statement in (document.inbound + document.backend) if document else ():
+                if isinstance(statement, SetBackendService):
+                    owners.setdefault(statement.backend_id, api.api_id)
+    return owners

@@ -21,9 +21,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from components.config import PROJECT, ConfigError, StackConfig, decode_values, parse_config
+from consumer.app_settings import setting_key
 from sandbox.errors import SandboxError
 from sandbox.plan.model import plan_stack, validate_plan
 from sandbox.program.runner import PROJECT_DIR, read_stack_config
@@ -142,9 +142,10 @@ def stack_outputs(
         )
         if sid is not None:
             entry["verification"] = {"subscriptionKey": rehearsal.keys_by_sid[sid]}
-        if facts.get("backendUrl"):
-            # Issue 9's export; the echo backend stands in for it, as behind the gateway.
-            entry["backendUrl"] = rehearsal.echo.url + urlsplit(str(facts["backendUrl"])).path
+        if facts.get("backendUrl") and name in rehearsal.backend_urls:
+            # The API's own echo backend stands in for it, checking tokens as the real one
+            # would, so verify's "backend called directly" check meets a real refusal.
+            entry["backendUrl"] = rehearsal.backend_urls[name]
         apis[name] = entry
     return {
         "tenantId": rehearsal.tenant.directory.tenant_id,
@@ -190,6 +191,11 @@ def _announce_and_wait(
         f"OPENID_CONFIGURATION_V1={rehearsal.openid_configuration(1)}",
         f"OPENID_CONFIGURATION_V2={rehearsal.openid_configuration(2)}",
         f"OUTPUTS_FILE={outputs_file}",
+    ]
+    # Each API's backend, for trying the bypass by hand: without the gateway's token it refuses.
+    lines += [
+        f"BACKEND_URL_{setting_key(api)}={url}"
+        for api, url in sorted(rehearsal.backend_urls.items())
     ]
     for consumer in rehearsal.tenant.consumers:
         lines += ["", f"# consumer {consumer.name}"]

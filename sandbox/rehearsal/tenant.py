@@ -4,7 +4,9 @@ Everything here comes from resources the program registers: app registrations an
 roles, identifier URIs, scopes and pre-authorized tools; service principals; app-role
 assignments; the Web Apps' identities, client IDs and app settings; and the chain that says
 which APIM subscription's key a Web App reads (app setting -> Key Vault reference -> Secret ->
-the key generator it shares with a Subscription's primaryKey). The only things added are the
+the key generator it shares with a Subscription's primaryKey); and the gateway's own managed
+identity (outputs.gatewayIdentity), which holds the gateway role on each API whose backend hop
+it authenticates. The only things added are the
 rehearsal's own actors, marked `synthetic`: one signed-in developer per group, a managed
 identity that holds roles only through a group, and a user with default access but no role.
 """
@@ -60,6 +62,7 @@ class Tenant:
     group_only_identity: str | None  # synthetic MI in every group, holding no direct role
     no_role_user: str  # synthetic user with default access to every API
     gateway_url: str  # the deployed gateway URL the app settings point at
+    gateway_identity: Principal | None = None  # the APIM service's system identity
 
     def consumer(self, name: str) -> ConsumerFacts:
         """KeyError names a consumer the config declares but the Plan has no Web App for."""
@@ -230,6 +233,9 @@ def tenant_from_plan(plan: Mapping[str, Any]) -> Tenant:
     principals = [
         Principal(c.principal_id, c.client_id, c.name, "ManagedIdentity") for c in consumers
     ]
+    gateway = _gateway_identity(plan)
+    if gateway is not None:
+        principals.append(gateway)
     assignments = [
         Assignment(v["principalObjectId"], v["resourceObjectId"], v["appRoleId"])
         for v in (_values(r) for r in by_kind["AppRoleAssignment"])
@@ -284,4 +290,19 @@ def tenant_from_plan(plan: Mapping[str, Any]) -> Tenant:
         group_only,
         no_role_user,
         str(plan["outputs"].get("gatewayUrl") or ""),
+        gateway,
+    )
+
+
+def _gateway_identity(plan: Mapping[str, Any]) -> Principal | None:
+    """The gateway's system identity as the stack exported it (principal ID from ARM, client ID
+    from Graph, as for the Web Apps); None when no API authenticates its backend hop."""
+    facts = plan["outputs"].get("gatewayIdentity")
+    if not facts:
+        return None
+    return Principal(
+        str(_need(facts.get("principalId"), "outputs.gatewayIdentity.principalId")),
+        str(_need(facts.get("clientId"), "outputs.gatewayIdentity.clientId")),
+        "API Management gateway",
+        "ManagedIdentity",
     )

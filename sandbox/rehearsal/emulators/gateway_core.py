@@ -2,8 +2,9 @@
 
 Order, as API Management runs it: find the API by path, the subscription gate (before any
 policy), find the operation, then the policy scopes section by section (operation -> API ->
-global, each `<base />` running the enclosing scope's statements in place), then forward to
-the backend through an injected `send`, so no socket is opened here.
+global, each `<base />` running the enclosing scope's statements in place, executed by
+`gateway_statements`), then forward to the backend through an injected `send`, so no socket is
+opened here.
 """
 
 from __future__ import annotations
@@ -13,28 +14,22 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from components.gateway_policy import (
-    Base,
-    PolicyDocument,
-    SetBackendService,
-    Statement,
-    ValidateAzureAdToken,
-)
+from components.gateway_policy import Base, PolicyDocument, Statement
 from sandbox.rehearsal.emulators.gateway_model import (
     GatewayApi,
     GatewayConfigError,
     GatewayModel,
     Operation,
 )
-from sandbox.rehearsal.emulators.gateway_token import (
-    INVALID_JWT,
-    JWT_NOT_PRESENT,
-    KeySource,
-    validate_token,
+from sandbox.rehearsal.emulators.gateway_statements import (
+    IdentityTokens,
+    RequestState,
+    StatementRunner,
 )
+from sandbox.rehearsal.emulators.gateway_token import KeySource
 
 # [seen] byte-exact texts of APIM's own answers (reference/azure-facts.md).
 MISSING_KEY = (
@@ -148,12 +143,6 @@ class _Route:
     backend: tuple[Statement, ...]
 
 
-@dataclass
-class _Context:
-    backend_url: str | None = None
-    variables: dict[str, object] = field(default_factory=dict)
-
-
 class Gateway:
     def __init__(
         self,
@@ -164,6 +153,7 @@ class Gateway:
         clock: Clock = time.time,
         backend_overrides: Mapping[str, str] | None = None,
         service_url_overrides: Mapping[str, str] | None = None,
+        identity: IdentityTokens | None = None,
     ) -> None:
         self.model = model
         self.key_source = key_source
@@ -173,6 +163,7 @@ class Gateway:
             raise GatewayConfigError(f"keys given for unknown subscriptions: {unknown}")
         self._keys = dict(keys_by_sid)
         self._backends = {**model.backends, **(backend_overrides or {})}
+        self._statements = StatementRunner(key_source, clock, self._backends, identity)
         self._service_urls = {
             api.api_id: (service_url_overrides or {}).get(api.api_id, api.service_url)
             for api in model.apis
@@ -188,12 +179,9 @@ class Gateway:
             if _compose(section, scopes):
                 raise GatewayConfigError(f"{where}: statements in <{section}> are not emulated")
         inbound, backend = _compose("inbound", scopes), _compose("backend", scopes)
+        variables: set[str] = set()
         for statement in (*inbound, *backend):
-            if (
-                isinstance(statement, SetBackendService)
-                and statement.backend_id not in self._backends
-            ):
-                raise GatewayConfigError(f"{where}: unknown backend-id {statement.backend_id!r}")
+            self._statements.check_runnable(statement, variables, where)
         regex, literal = _template_regex(operation.url_template)
         return _Route(api, operation, regex, literal, inbound, backend)
 
@@ -261,39 +249,17 @@ class Gateway:
         route = self._operation_for(api, request.method.upper(), suffix)
         if route is None:
             return error_response(404, NO_OPERATION, "no operation matches")
-        context = _Context()
+        # Hop-by-hop headers never travel on (APIM opens its own connection to the backend).
+        state = RequestState([(k, v) for k, v in request.headers if k.lower() not in _HOP_BY_HOP])
         for statement in (*route.inbound, *route.backend):
-            refusal = self._execute(statement, request, context)
-            if refusal is not None:
-                return refusal  # on-error composes to nothing (checked at start-up)
-        base = context.backend_url or self._service_urls.get(api.api_id)
+            stopped = self._statements.run(statement, state)
+            if stopped is not None:
+                # on-error composes to nothing (checked at start-up)
+                return error_response(stopped.status, stopped.message, stopped.reason)
+        base = state.backend_url or self._service_urls.get(api.api_id)
         if not base:
             return error_response(500, "No backend service URL.", "no backend")
         url = base.rstrip("/") + suffix + (f"?{request.query}" if request.query else "")
-        # Everything the caller sent goes on, the subscription key and Authorization included
-        # (APIM removes neither unless a policy says so).
-        headers = tuple((k, v) for k, v in request.headers if k.lower() not in _HOP_BY_HOP)
-        return send(Forward(request.method.upper(), url, headers, request.body))
-
-    def _execute(
-        self, statement: Statement, request: GatewayRequest, context: _Context
-    ) -> GatewayResponse | None:
-        if isinstance(statement, SetBackendService):
-            context.backend_url = self._backends[statement.backend_id]
-            return None
-        if isinstance(statement, ValidateAzureAdToken):
-            verdict = validate_token(
-                statement,
-                request.header_values(statement.header_name),
-                self.key_source,
-                self.clock(),
-            )
-            if verdict.ok:
-                if statement.output_token_variable_name:
-                    context.variables[statement.output_token_variable_name] = verdict.claims
-                return None
-            default = JWT_NOT_PRESENT if verdict.reason == JWT_NOT_PRESENT else INVALID_JWT
-            message = statement.failed_validation_error_message or default
-            return error_response(statement.failed_validation_httpcode, message, verdict.reason)
-        # Unreachable with the strict parser; a new statement type must not pass silently.
-        raise GatewayConfigError(f"statement {type(statement).__name__} is not emulated")
+        # Everything the caller sent goes on as the policies left it, the subscription key
+        # included (APIM removes it only when a policy says so).
+        return send(Forward(request.method.upper(), url, tuple(state.headers), request.body))

@@ -1,5 +1,6 @@
 """Thin Starlette layers: Entra's metadata endpoints, the App Service managed-identity
-endpoint and an echo backend. All decisions live in the pure cores; these only translate.
+endpoint and an echo backend that first checks the token as the real backend would
+(emulators/backend_auth.py). All decisions live in the pure cores; these only translate.
 
 Errors are always 4xx: azure-identity retries 5xx with backoff, which would turn a refused
 token into a slow test instead of a fast, readable failure.
@@ -8,14 +9,20 @@ token into a slow test instead of a fast, readable failure.
 from __future__ import annotations
 
 import hmac
+import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from sandbox.rehearsal.emulators import backend_auth
+from sandbox.rehearsal.emulators.backend_auth import BackendGuard
 from sandbox.rehearsal.emulators.forge import claims_of
+from sandbox.rehearsal.emulators.gateway_core import REASON_HEADER
+from sandbox.rehearsal.emulators.gateway_token import KeySource
 from sandbox.rehearsal.emulators.issuer import EntraIssuer, TokenRefusedError, TokenVersion
 
 MSI_API_VERSION = "2019-08-01"
@@ -132,10 +139,39 @@ def managed_identity_app(
     return app
 
 
-def echo_app() -> Starlette:
-    """The backend behind the gateway: answers 200 with exactly what reached it."""
+# [choice] App Service authentication's refusal bodies are not documented byte for byte.
+_REFUSED = {401: "Unauthorized", 403: "You do not have permission to view this directory or page."}
 
-    async def echo(request: Request) -> JSONResponse:
+
+def echo_app(
+    guard: BackendGuard | None = None,
+    keys: KeySource | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The backend behind the gateway: checks the token as `guard` says (None: an open
+    backend), then answers 200 with exactly what reached it and whom it authenticated."""
+    if guard is not None and keys is None:
+        raise ValueError("a guarded backend needs the issuer's signing keys")
+
+    async def echo(request: Request) -> Any:
+        authenticated: dict[str, Any] | None = None
+        if guard is not None and keys is not None:
+            verdict = backend_auth.judge(
+                guard, request.headers.getlist("authorization"), keys, clock()
+            )
+            if not verdict.ok:
+                refusal = {REASON_HEADER: verdict.reason.encode("ascii", "replace").decode()}
+                if verdict.status == 401:
+                    refusal["www-authenticate"] = "Bearer"
+                return PlainTextResponse(
+                    _REFUSED.get(verdict.status, "Refused"), verdict.status, headers=refusal
+                )
+            claims = verdict.claims or {}
+            authenticated = {
+                claim: claims.get(claim)
+                for claim in ("aud", "iss", "azp", "appid", "oid", "roles", "ver")
+                if claim in claims
+            }
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             # Repeated headers are folded the way HTTP allows, so none is silently lost.
@@ -148,6 +184,7 @@ def echo_app() -> Starlette:
                 "query": request.url.query,
                 "headers": headers,
                 "body": body.decode("utf-8", errors="replace"),
+                "authenticatedAs": authenticated,
             }
         )
 

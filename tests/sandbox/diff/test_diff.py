@@ -204,7 +204,7 @@ def test_json_lists_changes_consequences_and_the_exit_code(base: Plan, renamed: 
 
 def test_an_update_without_identity_consequences_exits_1(base: Plan, tmp_path: Path) -> None:
     def new_backend(config: dict[str, Any]) -> None:
-        config["apis"][1]["backendUrl"] = "https://inventory-v2.contoso.example"
+        config["apis"][0]["backendUrl"] = "https://orders-v2.contoso.example/api"
 
     diff = diff_plans(base, plan_with(tmp_path, new_backend))
     assert {c.kind for c in diff.changes} == {"update"} and not diff.critical

@@ -26,7 +26,6 @@ from tests.fixture_stacks import DEV, PROD
 from tests.sandbox.rehearsal.rehearsal_helpers import LineStream
 
 ROOT = Path(__file__).resolve().parents[3]
-KEY_ATTACKS = {"no-key", "wrong-key", "foreign-key"}
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +38,15 @@ def _failing(report) -> set[str]:
 
 
 def _with_operation_policy(plan: dict[str, Any], name: str, old: str, new: str) -> dict:
+    """The plan with `old` replaced by `new` in one policy, at its last occurrence (in an
+    operation policy, the role check comes after the repeated API check)."""
     broken = copy.deepcopy(plan)
     (resource,) = [r for r in broken["resources"] if r["name"] == name]
     for part in ("inputs", "outputs"):
-        assert old in resource[part]["value"]
-        resource[part]["value"] = resource[part]["value"].replace(old, new, 1)
+        value = resource[part]["value"]
+        assert old in value
+        head, _, tail = value.rpartition(old)
+        resource[part]["value"] = head + new + tail
     return broken
 
 
@@ -122,23 +125,82 @@ def test_letting_readers_adjust_stock_fails_the_consumer_and_every_developer_too
     }
 
 
-def test_an_operation_policy_without_base_turns_every_token_attack_into_a_403(dev_plan):
+def test_an_operation_policy_without_base_skips_the_hop_and_the_backend_refuses_the_caller(
+    dev_plan,
+):
     broken = _with_operation_policy(
         dev_plan,
         "orders-gateway-op-list-orders-policy",
-        "<inbound>\n        <base />",
-        "<inbound>",
+        "        <base />\n    </inbound>",
+        "    </inbound>",
+    )
+    report = run_rehearsal("dev", broken, config_file=DEV)
+    # The operation's own checks still answer every token attack; but the API scope never
+    # runs, so the caller's token goes to the backend, which takes the gateway's only.
+    expected = {
+        r.scenario.name
+        for r in report.results
+        if r.scenario.api == "orders"
+        and r.scenario.operation == "list-orders"
+        and r.scenario.expected_status == 200
+    }
+    assert expected and _failing(report) == expected
+    # 403: a valid token, but not the gateway's; 401: the v1 control's token has the v1 issuer.
+    assert {r.actual for r in report.mismatches} == {401, 403}
+    assert all(r.reason.startswith(("application", "unauthenticated")) for r in report.mismatches)
+
+
+def test_a_policy_that_forwards_the_callers_token_fails_every_allowed_call_of_that_api(dev_plan):
+    broken = _with_operation_policy(
+        dev_plan,
+        "inventory-gateway-policy",
+        '<authentication-managed-identity resource="{{inventory-audience}}" />',
+        "",
     )
     report = run_rehearsal("dev", broken, config_file=DEV)
     expected = {
         r.scenario.name
         for r in report.results
-        if r.scenario.api == "orders"
-        and r.scenario.kind == "attack"
-        and r.scenario.attack not in KEY_ATTACKS
+        if r.scenario.api == "inventory" and r.scenario.expected_status == 200
     }
-    assert _failing(report) == expected
+    assert expected and _failing(report) == expected
+    # App Service authentication: the caller's token is valid, but not the gateway's.
     assert {r.actual for r in report.mismatches} == {403}
+
+
+def test_a_policy_that_stops_setting_the_caller_headers_fails_every_allowed_call(dev_plan):
+    broken = copy.deepcopy(dev_plan)
+    (resource,) = [r for r in broken["resources"] if r["name"] == "orders-gateway-policy"]
+    for part in ("inputs", "outputs"):
+        xml = resource[part]["value"]
+        start = xml.index('<set-header name="X-Caller-Roles" exists-action="override">')
+        end = xml.index("</set-header>", start) + len("</set-header>")
+        resource[part]["value"] = xml[:start] + xml[end:]
+    report = run_rehearsal("dev", broken, config_file=DEV)
+    expected = {
+        r.scenario.name
+        for r in report.results
+        if r.scenario.api == "orders" and r.scenario.expected_status == 200
+    }
+    assert expected and _failing(report) == expected
+    assert all("X-Caller-Roles: None" in "; ".join(r.problems) for r in report.mismatches)
+
+
+def test_breaking_the_backends_own_check_fails_exactly_the_bypass_scenarios(dev_plan, monkeypatch):
+    from sandbox.rehearsal.emulators import backend_auth, forge
+
+    def lets_everyone_in(guard, authorization, keys, now):
+        # Believes whatever token it is shown, without checking it (or whether there is one).
+        tokens = [value.split(" ", 1)[-1] for value in authorization]
+        claims = forge.claims_of(tokens[0]) if tokens else {}
+        return backend_auth.BackendVerdict(200, "broken on purpose", claims)
+
+    monkeypatch.setattr(backend_auth, "judge", lets_everyone_in)
+    report = run_rehearsal("dev", copy.deepcopy(dev_plan), config_file=DEV)
+    bypasses = {r.scenario.name for r in report.results if r.scenario.kind == "bypass"}
+    assert len(bypasses) == 6  # no token, a consumer's token, another API's: for each API
+    assert _failing(report) == bypasses
+    assert {r.actual for r in report.mismatches} == {200}
 
 
 def test_user_errors_are_one_line_sandbox_errors(dev_plan):

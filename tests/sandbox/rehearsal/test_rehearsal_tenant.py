@@ -11,6 +11,7 @@ import time
 import pytest
 
 from components.config import DEVELOPER_TOOLS
+from components.naming import gateway_role_id
 from sandbox.errors import SandboxError
 from sandbox.program.runner import PROJECT_DIR
 from sandbox.rehearsal.emulators.directory import DEFAULT_ACCESS_ROLE_ID
@@ -33,7 +34,9 @@ def test_each_api_app_comes_from_its_registration_principal_roles_and_tools(dev_
     assert orders.client_id == outputs["clientId"]
     assert orders.identifier_uri == outputs["identifierUri"]
     assert orders.token_version == 2 and orders.assignment_required
-    assert dict(orders.roles) == outputs["roles"]
+    # The API's own roles, and the gateway's role for the backend hop.
+    gateway_role = {"Gateway.Forward": gateway_role_id("dev", "orders")}
+    assert dict(orders.roles) == {**outputs["roles"], **gateway_role}
     assert set(orders.pre_authorized) == set(DEVELOPER_TOOLS.values())
     assert orders.scope == "API.Access"
     (principal,) = [
@@ -124,11 +127,26 @@ def test_every_scenario_name_is_unique_and_expectations_follow_the_roles(tenant)
     assert len(names) == len(set(names))
     kinds = {
         kind: sum(1 for s in scenarios if s.kind == kind)
-        for kind in ("consumer", "developer", "control", "attack")
+        for kind in ("consumer", "developer", "control", "attack", "bypass")
     }
-    assert kinds == {"consumer": 8, "developer": 20, "control": 3, "attack": 44}
-    forbidden = [s for s in scenarios if s.expected_status == 403]
-    assert all(s.expected_words for s in forbidden)
+    # Controls: genuine and forged caller headers per API, v1 accepted on orders; bypasses:
+    # no token, a consumer's token, the other API's gateway token, at each API's backend.
+    assert kinds == {"consumer": 8, "developer": 20, "control": 5, "attack": 44, "bypass": 6}
+    forbidden = [s for s in scenarios if s.expected_status == 403 and s.kind != "bypass"]
+    assert all(s.expected_words for s in forbidden)  # the gateway's 403 names the role
+
+
+def test_the_gateways_identity_is_a_principal_holding_only_the_gateway_role(dev_plan, tenant):
+    gateway = tenant.gateway_identity
+    assert gateway is not None and gateway.kind == "ManagedIdentity"
+    assert gateway.object_id == dev_plan["outputs"]["gatewayIdentity"]["principalId"]
+    assert tenant.directory.principal(gateway.object_id) == gateway
+    for api in ("orders", "inventory"):
+        assert tenant.directory.direct_roles(gateway.object_id, tenant.apis[api]) == (
+            "Gateway.Forward",
+        )
+    # Not mistaken for a developer group (the other kind of assignee the stack declares).
+    assert gateway.object_id not in tenant.developer_by_group
 
 
 def test_an_injected_clock_drives_the_issuer_and_the_gateway_together(dev_plan):
@@ -153,6 +171,6 @@ def test_rehearse_then_serve_reports_the_verdict_as_a_comment_before_the_environ
     finally:
         stop.set()
         worker.join(15)
-    assert lines[0].startswith("# rehearsal: 75 scenarios (44 attacks) — all as expected")
+    assert lines[0].startswith("# rehearsal: 83 scenarios (50 attacks) — all as expected")
     assert lines[1].startswith("GATEWAY_URL=")
     assert outcome and outcome[0].ok

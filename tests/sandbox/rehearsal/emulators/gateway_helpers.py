@@ -4,6 +4,7 @@ list of APIM resources that tests bend one property at a time."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from components.gateway_policy import (
     ApiPolicySpec,
     OperationPolicySpec,
+    TokenCheck,
     build_api_policy,
     build_operation_policy,
 )
@@ -73,6 +75,24 @@ DIRECTORY = Directory(
 SIGNING_KEY = SigningKey.generate()
 
 
+GATEWAY_MI, GATEWAY_CLIENT, FORWARD = _id("gateway-mi"), _id("gateway-client"), _id("forward")
+
+
+def hop_issuer(assigned: bool = True) -> EntraIssuer:
+    """The test tenant plus the gateway's identity, holding Gateway.Forward if `assigned`."""
+    (orders,) = DIRECTORY.apps
+    app = dataclasses.replace(orders, roles={**orders.roles, "Gateway.Forward": FORWARD})
+    gateway = Principal(GATEWAY_MI, GATEWAY_CLIENT, "gateway", "ManagedIdentity")
+    held = [Assignment(GATEWAY_MI, ORDERS_SP, FORWARD)] if assigned else []
+    directory = Directory(
+        DIRECTORY.tenant_id,
+        (app,),
+        (*DIRECTORY.principals, gateway),
+        (*DIRECTORY.assignments, *held),
+    )
+    return EntraIssuer(directory, SIGNING_KEY, clock=lambda: NOW, lifetime_seconds=3600)
+
+
 def issuer(now: float = NOW) -> EntraIssuer:
     return EntraIssuer(DIRECTORY, SIGNING_KEY, clock=lambda: now, lifetime_seconds=3600)
 
@@ -95,22 +115,27 @@ def _resource(kind: str, name: str, **inputs: Any) -> dict[str, Any]:
     }
 
 
-def api_policy(**changes: Any) -> str:
-    spec: dict[str, Any] = {
+def token_check(**changes: Any) -> TokenCheck:
+    check: dict[str, Any] = {
         "tenant": "{{tenant-id}}",
         "client_application_ids": CLIENTS,
         "audiences": ("{{orders-audience}}",),
         "roles": ("Orders.Read", "Orders.Write"),
         "require_v2": True,
-        "backend_id": "orders-backend",
     } | changes
-    return build_api_policy(ApiPolicySpec(**spec))
+    return TokenCheck(**check)
+
+
+def api_policy(
+    hop_resource: str | None = None, backend_id: str = "orders-backend", **changes: Any
+) -> str:
+    """The API scope as the stack writes it; without `hop_resource` the gateway forwards with
+    no token of its own (backendAuth none), so tests need no identity unless they want one."""
+    return build_api_policy(ApiPolicySpec(token_check(**changes), backend_id, hop_resource))
 
 
 def operation_policy(roles: tuple[str, ...]) -> str:
-    return build_operation_policy(
-        OperationPolicySpec("{{tenant-id}}", CLIENTS, ("{{orders-audience}}",), roles)
-    )
+    return build_operation_policy(OperationPolicySpec(token_check(), roles))
 
 
 def plan(**policies: str) -> dict[str, Any]:

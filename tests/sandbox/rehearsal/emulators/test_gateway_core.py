@@ -142,9 +142,18 @@ def test_compose_puts_the_enclosing_scope_where_base_stands():
     inner = parse_policy(operation_policy(("Orders.Write",)))
     inbound = _compose("inbound", (inner, outer, PolicyDocument((), (), (), ())))
     kinds = [type(s).__name__ for s in inbound]
-    assert kinds == ["ValidateAzureAdToken", "SetBackendService", "ValidateAzureAdToken"]
-    assert inbound[0].failed_validation_httpcode == 401  # the API's, first
-    assert inbound[2].failed_validation_httpcode == 403
+    # The operation's checks first (the caller's token, before any hop replaces it), then
+    # the API scope where the operation's <base /> stands.
+    assert kinds == [
+        "ValidateAzureAdToken",
+        "ValidateAzureAdToken",
+        "ValidateAzureAdToken",
+        *["SetHeader"] * 8,
+        "SetBackendService",
+    ]
+    assert inbound[0].failed_validation_httpcode == 401  # the API's check, repeated first
+    assert inbound[1].failed_validation_httpcode == 403
+    assert inbound[2].output_token_variable_name == "caller-token"  # the API scope
     assert _compose("inbound", (None, outer)) == _compose("inbound", (outer,))
 
 
@@ -152,8 +161,12 @@ def test_an_operation_policy_without_base_skips_the_api_scope_entirely():
     xml = operation_policy(("Orders.Write",)).replace("<base />", "", 1)
     backend = Backend()
     answer = gateway(plan(**{"create-order": xml})).handle(request("POST"), backend)
-    assert answer.status == 403  # only the operation's validation ran: no 401 for no token
+    assert answer.status == 401  # the operation's own checks still run
+    reader = gateway(plan(**{"create-order": xml})).handle(request("POST", bearer=token()), backend)
+    assert reader.status == 403
     gateway(plan(**{"create-order": xml})).handle(request("POST", bearer=token(WRITER)), backend)
+    # The API scope never ran: no caller headers were set.
+    assert not [k for k, _ in backend.forwarded[-1].headers if k.lower().startswith("x-caller")]
     # No set-backend-service ran either, so the API's service URL was used.
     assert backend.forwarded[-1].url == "https://orders-service.contoso.example/svc/orders"
 

@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-from components.gateway_policy import SetBackendService, ValidateAzureAdToken
+from components.gateway_policy import (
+    AuthenticationManagedIdentity,
+    SetBackendService,
+    ValidateAzureAdToken,
+)
 from sandbox.rehearsal.emulators.gateway_model import GatewayConfigError, model_from_plan
 from tests.sandbox.rehearsal.emulators.gateway_helpers import (
     ORDERS,
@@ -42,8 +46,11 @@ def test_the_dev_plan_gives_both_apis_their_operations_backends_and_subscription
         "orders-verification",
         "inventory-verification",
     }
-    validate, backend = orders.policy.inbound[1], orders.policy.inbound[2]
+    validate, hop, backend = orders.policy.inbound[1], *orders.policy.inbound[-2:]
     assert isinstance(validate, ValidateAzureAdToken) and isinstance(backend, SetBackendService)
+    assert isinstance(hop, AuthenticationManagedIdentity)
+    client = dev_plan["outputs"]["apis"]["orders"]["clientId"]
+    assert hop.resource == client  # the named value resolved: the registration's client ID
     assert validate.tenant_id == dev_plan["outputs"]["tenantId"]
     client_id = dev_plan["outputs"]["apis"]["orders"]["clientId"]
     assert validate.audiences == (client_id, f"api://{client_id}")

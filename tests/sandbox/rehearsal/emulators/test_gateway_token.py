@@ -209,14 +209,16 @@ def test_failures_answer_the_configured_code_and_message_or_apims_defaults():
     custom = api_policy().replace(
         'failed-validation-httpcode="401"', 'failed-validation-httpcode="418"'
     )
-    answer = gateway(plan(api=custom)).handle(request(), Backend())
+    # list-orders without a policy of its own: the API scope's validation answers.
+    answer = gateway(plan(api=custom, **{"list-orders": ""})).handle(request(), Backend())
     assert answer.status == 418
     assert message(answer) == "Unauthorized. Access token is missing or invalid."
     bare = custom.replace(
         ' failed-validation-error-message="Unauthorized. Access token is missing or invalid."', ""
     )
-    assert message(gateway(plan(api=bare)).handle(request(), Backend())) == JWT_NOT_PRESENT
-    bad = gateway(plan(api=bare)).handle(request(bearer="x.y.z"), Backend())
+    world = plan(api=bare, **{"list-orders": ""})
+    assert message(gateway(world).handle(request(), Backend())) == JWT_NOT_PRESENT
+    bad = gateway(world).handle(request(bearer="x.y.z"), Backend())
     assert message(bad) == INVALID_JWT
 
 

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from azure.identity import ManagedIdentityCredential
 
@@ -263,6 +264,33 @@ def test_serve_prints_the_environment_and_a_real_managed_identity_gets_a_200(dev
         }
         status, _ = _call_as(environ)
         assert status == 200
+    finally:
+        stop.set()
+        worker.join(15)
+    assert not worker.is_alive()
+
+
+def test_serve_prints_each_backend_url_and_a_direct_call_to_it_is_refused(dev_plan):
+    stream, stop = LineStream(), threading.Event()
+    worker = threading.Thread(
+        target=serve,
+        args=("dev", copy.deepcopy(dev_plan)),
+        kwargs={"out": stream, "stop": stop, "config_file": DEV},
+    )
+    worker.start()
+    try:
+        lines = stream.until("READY")
+        values = dict(line.split("=", 1) for line in lines if "=" in line)
+        backends = {k: v for k, v in values.items() if k.startswith("BACKEND_URL_")}
+        assert set(backends) == {"BACKEND_URL_ORDERS", "BACKEND_URL_INVENTORY"}
+        assert backends["BACKEND_URL_ORDERS"].endswith("/api")  # the backendUrl's own path
+        with httpx.Client(trust_env=False) as http:
+            for url in backends.values():
+                refused = http.get(url + "/orders")
+                assert refused.status_code == 401, refused.text
+        outputs = json.loads(Path(values["OUTPUTS_FILE"]).read_text())
+        assert outputs["apis"]["orders"]["backendUrl"] == backends["BACKEND_URL_ORDERS"]
+        assert outputs["apis"]["inventory"]["backendUrl"] == backends["BACKEND_URL_INVENTORY"]
     finally:
         stop.set()
         worker.join(15)

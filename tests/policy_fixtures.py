@@ -12,6 +12,8 @@ PRINCIPAL_ID = "5d6e7f80-91a2-4b3c-8d4e-5f6a7b8c9d0e"
 ROLE_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://secure-api-calls/roles")
 READ_ID = str(uuid.uuid5(ROLE_NS, "orders/Orders.Read"))
 WRITE_ID = str(uuid.uuid5(ROLE_NS, "orders/Orders.Write"))
+GATEWAY_ROLE_ID = str(uuid.uuid5(ROLE_NS, "orders/Gateway.Forward"))
+GATEWAY_PRINCIPAL_ID = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 
 # The shape the stack deploys at the API scope (compact, so tests can edit it as text).
 API_POLICY = (
@@ -24,6 +26,7 @@ API_POLICY = (
     '<required-claims><claim name="roles" match="any"><value>Orders.Read</value>'
     '<value>Orders.Write</value></claim><claim name="ver" match="all"><value>2.0</value></claim>'
     "</required-claims></validate-azure-ad-token>"
+    '<authentication-managed-identity resource="{{orders-audience}}" />'
     '<set-backend-service backend-id="orders-backend" /></inbound>'
     "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
     "</policies>"

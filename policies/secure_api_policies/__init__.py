@@ -12,6 +12,7 @@ from pulumi_policy import Policy
 from . import (
     api_management,
     apim_injection,
+    backend_hop,
     entra,
     gateway_policy_xml,
     pipeline,
@@ -50,6 +51,7 @@ def all_policies() -> list[Policy]:
         *private_network.policies(),
         *secret_lifetime.policies(),
         *apim_injection.policies(),
+        *backend_hop.policies(),
     ]
     names = [p.name for p in policies]
     # A rule added in code but not in the catalogue (or the reverse) would silently lose its

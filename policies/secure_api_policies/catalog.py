@@ -4,11 +4,11 @@ Kept apart from the rule code so a security reviewer can map every policy name t
 number and to the scanner / Azure Policy IDs it mirrors without reading any logic.
 
 Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs, 44-46 for
-the CI identities, 55-60 for private networks and secret lifetimes) and `deployability`
-(rules 36-43 and 61, "preflight": what Resource Manager or Microsoft Graph refuse at deploy
-time, or what leaves a deployed service unreachable). For a deployability row `mirrors` holds
-the *source* of the refusal (an issue thread or a documentation page), so every report that
-prints it names where it comes from.
+the CI identities, 47-53 for the backend hop, 55-60 for private networks and secret lifetimes)
+and `deployability` (rules 36-43 and 61, "preflight": what Resource Manager or Microsoft Graph
+refuse at deploy time, or what leaves a deployed service unreachable). For a deployability row
+`mirrors` holds the *source* of the refusal (an issue thread or a documentation page), so every
+report that prints it names where it comes from.
 """
 
 from __future__ import annotations
@@ -322,6 +322,60 @@ RULES: dict[str, RuleInfo] = {
         _H,
         _MAN,
         "Federated credentials name one exact GitHub subject (no expression, no pattern)",
+    ),
+    # --- the backend hop, backend_hop.py -------------------------------------------------------
+    "apim-backend-hop-authenticated": RuleInfo(
+        47,
+        "learn.microsoft.com/azure/api-management/authentication-managed-identity-policy",
+        _C,
+        _MAN,
+        "Every API policy calls its backend with the gateway's own managed-identity token, "
+        "after validating the caller's (or its Backend declares why not)",
+    ),
+    "apim-backend-hop-exception": RuleInfo(
+        48,
+        "project (backendAuth: {mode: none, reason})",
+        _M,
+        _ADV,
+        "Backends called without the gateway's token, with the reason given",
+    ),
+    "apim-caller-headers-not-forgeable": RuleInfo(
+        49,
+        "project",
+        _H,
+        _MAN,
+        "Headers the gateway derives for the backend are removed from the caller's request "
+        "first and set only after token validation",
+    ),
+    "entra-gateway-role-only-gateway": RuleInfo(
+        50,
+        "project",
+        _C,
+        _MAN,
+        "The gateway role is for applications only and held by the gateway's identity alone",
+        note="Without the APIM service in the stack (an existing gateway), 'the gateway' is the "
+        "one principal holding the role that holds no other role and is no Web App identity",
+    ),
+    "entra-gateway-role-assigned": RuleInfo(
+        51,
+        "Entra AADSTS501051 (assignment required)",
+        _H,
+        _MAN,
+        "Every hop asks for the API's own registration, whose gateway role the gateway holds",
+    ),
+    "webapp-backend-accepts-only-the-gateway": RuleInfo(
+        52,
+        "learn.microsoft.com/azure/app-service/configure-authentication-provider-aad",
+        _C,
+        _MAN,
+        "Backend sites require authentication, answer 401 and allow only the gateway's identity",
+    ),
+    "webapp-backend-issuer-matches-token-version": RuleInfo(
+        53,
+        "learn.microsoft.com/azure/app-service/configure-authentication-provider-aad",
+        _H,
+        _MAN,
+        "Backend sites trust the issuer of their API registration's token version",
     ),
     # --- private network and secret lifetime, private_network.py -----------------------------
     "private-network-key-vault-closed": RuleInfo(

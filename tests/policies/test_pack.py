@@ -42,8 +42,9 @@ def run_resource(name: str, type_: str, props: dict[str, Any]) -> list[str]:
 
 
 def test_every_row_of_the_rule_table_has_a_policy() -> None:
-    # 1-46, then the private-network and secret-lifetime block 55-61 (private_network.py).
-    assert {info.number for info in RULES.values()} == set(range(1, 47)) | set(range(55, 62))
+    # 1-53, then the private-network and secret-lifetime block 55-61 (private_network.py);
+    # 47-53 are the backend hop (backend_hop.py).
+    assert {info.number for info in RULES.values()} == set(range(1, 54)) | set(range(55, 62))
     assert sorted(p.name for p in all_policies()) == sorted(RULES)
 
 
@@ -95,6 +96,13 @@ def test_stack_rules_are_stack_policies() -> None:
         "key-vault-secret-expiry",
         "key-vault-secret-content-type",
         "preflight-apim-injection-network",
+        "apim-backend-hop-authenticated",
+        "apim-backend-hop-exception",
+        "apim-caller-headers-not-forgeable",
+        "entra-gateway-role-only-gateway",
+        "entra-gateway-role-assigned",
+        "webapp-backend-accepts-only-the-gateway",
+        "webapp-backend-issuer-matches-token-version",
     }
     for policy in all_policies():
         expected = StackValidationPolicy if policy.name in stack_rules else ResourceValidationPolicy

@@ -26,6 +26,8 @@ from tests.policy_fixtures import (
     API_POLICY,
     APP_OBJECT_ID,
     CLIENT_ID,
+    GATEWAY_PRINCIPAL_ID,
+    GATEWAY_ROLE_ID,
     PRINCIPAL_ID,
     READ_ID,
     SP_OBJECT_ID,
@@ -250,6 +252,30 @@ def compliant_plan() -> dict[str, Any]:
                 "resourceObjectId": SP_OBJECT_ID,
             },
             deps={"principalObjectId": [web_urn], "resourceObjectId": [urn(SP, "orders-api-sp")]},
+        ),
+        resource(
+            ROLE,
+            "orders-api-gateway-forward",
+            {
+                "applicationId": app_id,
+                "roleId": GATEWAY_ROLE_ID,
+                "value": "Gateway.Forward",
+                "allowedMemberTypes": ["Application"],
+            },
+            deps={"applicationId": [reg_urn]},
+        ),
+        resource(
+            AAD + "appRoleAssignment:AppRoleAssignment",
+            "orders-gateway-forward",
+            {
+                "appRoleId": GATEWAY_ROLE_ID,
+                "principalObjectId": GATEWAY_PRINCIPAL_ID,
+                "resourceObjectId": SP_OBJECT_ID,
+            },
+            deps={
+                "principalObjectId": [urn(APIM + "ApiManagementService", "gateway")],
+                "resourceObjectId": [urn(SP, "orders-api-sp")],
+            },
         ),
         resource(
             AAD + "applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",

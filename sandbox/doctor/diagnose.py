@@ -23,6 +23,7 @@ from components.config import DEVELOPER_TOOLS, PROJECT, Api, StackConfig
 from components.gateway_policy import UnsupportedPolicyError, ValidateAzureAdToken, parse_policy
 from components.protected_api import operation_roles
 from sandbox.doctor import fixes
+from sandbox.doctor.backend import BackendVerdict, backend_verdicts
 from sandbox.doctor.fixes import Caller
 from sandbox.doctor.token_input import (
     DecodedToken,
@@ -33,7 +34,8 @@ from sandbox.doctor.token_input import (
 from sandbox.errors import SandboxError
 
 __all__ = [
-    "ApiVerdict", "Caller", "DecodedToken", "Diagnosis", "OperationVerdict", "Problem",
+    "ApiVerdict", "BackendVerdict", "Caller", "DecodedToken", "Diagnosis", "OperationVerdict",
+    "Problem",
     "decode_unverified", "diagnose", "exit_code", "load_config", "read_token_argument",
 ]  # fmt: skip
 
@@ -125,6 +127,8 @@ class Diagnosis:
     apis: tuple[ApiVerdict, ...]
     notes: tuple[str, ...]
     signature_verified: bool = False
+    # The token sent straight to each backend of an API whose hop the gateway authenticates.
+    backends: tuple[BackendVerdict, ...] = ()
 
 
 def exit_code(diagnosis: Diagnosis) -> int:
@@ -197,6 +201,7 @@ class _Doctor:
         }
         self.allowed = allowed_clients(plan)
         self.header, self.claims, self.config = token.header, token.claims, config
+        gateway = str((outputs.get("gatewayIdentity") or {}).get("clientId") or "").lower()
         self.held = _strings(self.claims.get("roles"))
         self.auds = _strings(self.claims.get("aud"))
         client = _str(self.claims.get("azp")) or _str(self.claims.get("appid"))
@@ -207,6 +212,8 @@ class _Doctor:
         tool = next((n for n, c in DEVELOPER_TOOLS.items() if client and c == client.lower()), None)
         if consumer and not delegated:
             self.caller = Caller(client, oid, "consumer", consumer, delegated)
+        elif gateway and client and client.lower() == gateway and not delegated:
+            self.caller = Caller(client, oid, "gateway", "API Management gateway", delegated)
         else:
             kind = "developer-tool" if tool else "unknown"
             self.caller = Caller(client, oid, kind, tool, delegated)
@@ -355,6 +362,11 @@ class _Doctor:
                 f"{caller.name} is not pre-authorized in this stack: add it to "
                 f"`{PROJECT}:developers.tools` (else AADSTS65001 at sign-in)"
             )
+        if caller.kind == "gateway":
+            notes.append(
+                "this is the gateway's own token for the backend hop "
+                "(authentication-managed-identity): only a backend takes it, never the gateway"
+            )
         if caller.kind == "unknown":
             notes.append(
                 f"client {caller.client_text} (oid {caller.object_text}) is neither a consumer Web "
@@ -371,4 +383,6 @@ def diagnose(
     apis = [(i, api) for i, api in enumerate(config.apis) if api.name in doctor.client_ids]
     verdicts = tuple(doctor.verdict(i, api, now) for i, api in apis)
     facts = (token.header, token.claims, doctor.caller, doctor.named)
-    return Diagnosis(str(plan.get("stack", "")), now, *facts, verdicts, tuple(doctor.notes()))
+    backends = backend_verdicts(token.claims, plan, config, now)
+    stack = str(plan.get("stack", ""))
+    return Diagnosis(stack, now, *facts, verdicts, tuple(doctor.notes()), backends=backends)

@@ -20,6 +20,10 @@ NEW_TOKEN = (
     "Entra access tokens live 60-90 minutes: get a new token (azure-identity renews 5 minutes "
     "before expiry; a token copied from a log or a variable goes stale)"
 )
+GATEWAY_TOKEN = (
+    "nothing to grant: this is the gateway's own token, which it sends to backends; a caller "
+    "calls the gateway with its own token (a consumer's managed identity or a developer tool)"
+)
 CLOCK = (
     "the gateway allows no clock skew: sync the clock of the machine that made or checks the "
     "token (NTP), then retry"
@@ -30,7 +34,7 @@ CLOCK = (
 class Caller:
     client_id: str | None  # `azp` (v2) or `appid` (v1)
     object_id: str | None
-    kind: str  # "consumer" | "developer-tool" | "unknown"
+    kind: str  # "consumer" | "developer-tool" | "gateway" | "unknown"
     name: str | None  # consumer or tool name
     delegated: bool  # `scp` present: a signed-in person, not an app
 
@@ -80,6 +84,8 @@ def grant(
 ) -> str:
     """Which role to give to which principal, and where the stack configures that."""
     want = needed[0] if len(needed) == 1 else f"one of {', '.join(needed)}"
+    if caller.kind == "gateway":
+        return GATEWAY_TOKEN
     if caller.kind == "consumer":
         i = next(i for i, c in enumerate(config.consumers) if c.name == caller.name)
         calls = config.consumers[i].calls
@@ -143,6 +149,8 @@ def allow_client(caller: Caller, config: StackConfig, api: Api) -> str:
         )
     if caller.kind == "developer-tool":
         return f"add {caller.name} to `{PROJECT}:developers.tools` and run `pulumi up`"
+    if caller.kind == "gateway":
+        return GATEWAY_TOKEN
     return (
         f"client {caller.client_text} is no caller this stack knows: call through a consumer Web "
         f"App's managed identity (declare it under `{PROJECT}:consumers` with a call to "

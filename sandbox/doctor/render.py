@@ -43,6 +43,7 @@ def _facts(d: Diagnosis) -> list[tuple[str, str]]:
     who = {
         "consumer": f"consumer {caller.name} (Web App managed identity)",
         "developer-tool": f"developer tool {caller.name}",
+        "gateway": "the API Management gateway's own identity (the backend hop)",
         "unknown": "unknown caller",
     }[caller.kind]
     if caller.delegated:
@@ -94,6 +95,14 @@ def format_text(d: Diagnosis) -> str:
                 lines.append(f"        gateway says: {forbidden_message(op.roles)}")
             if op.fix:
                 lines.append(f"        fix: {op.fix}")
+    if d.backends:
+        lines += ["", "Sent straight to a backend (past the gateway):"]
+    for backend in d.backends:
+        mark = "✔" if backend.status == 200 else "✘"
+        lines.append(f"  {mark} {backend.api}: {backend.status} from {backend.checked_by}")
+        lines.append(f"        {backend.reason}")
+        if backend.fix:
+            lines.append(f"        fix: {backend.fix}")
     if d.notes:
         lines += ["", "Notes:"] + [f"  - {note}" for note in d.notes]
     code = exit_code(d)

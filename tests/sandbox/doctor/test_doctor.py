@@ -334,10 +334,59 @@ def test_the_text_report_shows_facts_verdicts_and_that_the_signature_is_not_veri
     assert "Verdict: accepted by at least one operation of orders (exit 0)" in text
 
 
+def test_a_consumers_valid_token_sent_to_a_backend_directly_is_refused_with_the_way_through(
+    key, plan, config, stack
+):
+    diagnosis = run(key, plan, config, app_claims(stack))
+    assert doctor.exit_code(diagnosis) == 0  # the gateway takes it
+    backends = {b.api: b for b in diagnosis.backends}
+    orders = backends["orders"]
+    assert (orders.status, orders.checked_by) == (
+        403,
+        "the external-backend checklist (docs/backend-hop.md)",
+    )
+    assert stack["storefront-client"] in orders.reason and "is not the gateway" in orders.reason
+    assert "call orders through the gateway (https://apim-contoso-dev.azure-api.net/orders)" in (
+        orders.fix
+    )
+    inventory = backends["inventory"]
+    assert inventory.checked_by == "App Service authentication on app-contoso-inventory-dev"
+    assert inventory.status == 401 and "takes tokens for" in inventory.reason  # aud is orders'
+    text = format_text(diagnosis)
+    assert "Sent straight to a backend (past the gateway):" in text
+    assert "✘ orders: 403 from the external-backend checklist" in text
+
+
+def test_the_gateways_own_token_is_recognised_and_only_its_backend_takes_it(
+    key, plan, config, stack
+):
+    gateway = plan["outputs"]["gatewayIdentity"]
+    claims = app_claims(
+        stack,
+        aud=stack["inventory"],
+        oid=gateway["principalId"],
+        sub=gateway["principalId"],
+        azp=gateway["clientId"],
+        roles=["Gateway.Forward"],
+    )
+    diagnosis = run(key, plan, config, claims)
+    assert diagnosis.caller.kind == "gateway"
+    assert doctor.exit_code(diagnosis) == 1  # the gateway lists no such caller
+    backends = {b.api: b.status for b in diagnosis.backends}
+    assert backends == {"inventory": 200, "orders": 401}
+    assert any("the gateway's own token for the backend hop" in n for n in diagnosis.notes)
+    problem = next(p for p in verdict(diagnosis, "inventory").problems if p.check == "client")
+    assert "nothing to grant: this is the gateway's own token" in problem.fix
+    impostor = run(key, plan, config, {**claims, "oid": stack["storefront"]})
+    (site,) = [b for b in impostor.backends if b.api == "inventory"]
+    assert site.status == 403 and "is not the gateway's identity" in site.reason
+
+
 def test_the_json_report_has_stable_keys(key, plan, config, stack):
     document = json.loads(format_json(run(key, plan, config, app_claims(stack))))
     assert sorted(document) == [
         "apis",
+        "backends",
         "caller",
         "claims",
         "exit_code",

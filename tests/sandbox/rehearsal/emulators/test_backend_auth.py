@@ -20,6 +20,7 @@ from tests.sandbox.rehearsal.emulators.gateway_helpers import (
     NOW,
     ORDERS,
     READER,
+    READER_CLIENT,
     hop_issuer,
     issuer,
     token,
@@ -57,6 +58,16 @@ def test_only_the_gateways_token_for_the_api_passes(guard: BackendGuard) -> None
     assert _status(guard, forge.resign(hop_issuer(), gateway_token(), aud="api://other")) == 401
     expired = forge.resign(hop_issuer(), gateway_token(), exp=NOW - 1)
     assert _status(guard, expired) == 401
+
+
+@pytest.mark.parametrize("guard", [SITE, CHECKLIST], ids=["site", "checklist"])
+def test_the_gateways_identity_and_role_under_another_applications_name_is_refused(
+    guard: BackendGuard,
+) -> None:
+    # Everything the gateway's but azp: only the allowed-application check can refuse it.
+    assert _status(guard, forge.resign(hop_issuer(), gateway_token(), azp=READER_CLIENT)) == 403
+    as_v1 = forge.resign(hop_issuer(), gateway_token(), azp=None, appid=READER_CLIENT)
+    assert _status(guard, as_v1) == 403
 
 
 def test_the_issuer_must_be_the_one_of_the_registrations_token_version() -> None:

@@ -10,6 +10,7 @@ Gateway.Forward role). Unverified, like the rest of the doctor.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,13 @@ class BackendVerdict:
     status: int  # 200, 401 (not a valid token for it) or 403 (valid, but not the gateway's)
     reason: str
     fix: str
+
+
+def _shown(value: Any) -> str:
+    """A claim in a message, as the doctor says them: absent, quoted, or JSON; never None."""
+    if value is None:
+        return "(absent)"
+    return repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _issuer(tenant: str, version: int) -> str:
@@ -89,13 +97,13 @@ def _judge(
     if site is not None:
         issuer = str((site.get("registration") or {}).get("openIdIssuer") or issuer)
     if claims.get("iss") != issuer:
-        return 401, f"iss {claims.get('iss')!r}: the backend trusts {issuer} only"
+        return 401, f"iss {_shown(claims.get('iss'))}: the backend trusts {issuer} only"
     audiences = {client_id}
     if site is not None:
         audiences |= set((site.get("validation") or {}).get("allowedAudiences") or [])
     aud = claims.get("aud")
     if aud not in audiences:
-        return 401, f"aud {aud!r}: the backend takes tokens for {client_id} only"
+        return 401, f"aud {_shown(aud)}: the backend takes tokens for {client_id} only"
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
         return 401, "expired or without exp"
@@ -103,13 +111,13 @@ def _judge(
     wanted = str(gateway.get("clientId") or "")
     if not isinstance(client, str) or client.lower() != wanted.lower():
         return 403, (
-            f"azp/appid {client!r} is not the gateway ({wanted}): the backend accepts the "
+            f"azp/appid {_shown(client)} is not the gateway ({wanted}): the backend accepts the "
             "gateway's own token and nothing else, a valid token for the API included"
         )
     if site is not None:
         oid, principal = claims.get("oid"), str(gateway.get("principalId") or "")
         if not isinstance(oid, str) or oid.lower() != principal.lower():
-            return 403, f"oid {oid!r} is not the gateway's identity ({principal})"
+            return 403, f"oid {_shown(oid)} is not the gateway's identity ({principal})"
     elif naming.GATEWAY_ROLE not in (claims.get("roles") or []):
         return 403, f"no {naming.GATEWAY_ROLE} role (the gateway's assignment is missing)"
     return 200, "the gateway's own token for this API"

@@ -257,7 +257,8 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "a site name Azure cannot hold",
         lambda c: c["apis"][1]["backend"]["appService"].update(name="-site"),
-        "config secure-api-calls:apis[1].backend.appService.name: '-site' does not match",
+        "config secure-api-calls:apis[1].backend.appService.name: '-site' is not allowed: it must "
+        "match",
     ),
     (
         "a misspelled site key",

@@ -9,10 +9,11 @@ after the APIM subscription that accepts the key, but the secrets exist before t
 APIs do (the Web Apps need the secrets, and the APIs' policies need the Web Apps' identities).
 
 A promise nobody keeps would hang the program: the SDK waits for every outstanding registration
-even after the program failed (pulumi/runtime/stack.py, run_pulumi_func -> wait_for_rpcs). The
-program body runs synchronously, in one turn of the event loop, so a callback scheduled at
-creation runs only after the body has returned or raised: it keeps a still-open promise with
-no resources, which is what a failed program needs and a finished one never sees.
+even after the program failed (pulumi/runtime/stack.py, run_pulumi_func -> wait_for_rpcs). So
+every promise is recorded when it is made, and `settle_open` empties those still open; the stack
+calls it in a `finally` once its body has run (components/stack.py `build`). A promise is never
+kept by the event loop on its own: the program's plain (blocking) invokes run the loop nested
+(pulumi/runtime/sync_await.py), and a loop-driven fallback could fire in the middle of the body.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Iterable, Sequence
 
 import pulumi
 
+_OPEN: list[Later] = []
+
 
 class Later:
     """A promise of resources: `resources` goes into depends_on, `resolve` fulfils it once."""
@@ -29,7 +32,7 @@ class Later:
     def __init__(self) -> None:
         loop = asyncio.get_event_loop()
         self._future: asyncio.Future[Sequence[pulumi.Resource]] = loop.create_future()
-        loop.call_soon(self.resolve, ())
+        _OPEN.append(self)
 
     @property
     def resources(self) -> pulumi.Input[Sequence[pulumi.Resource]]:
@@ -38,7 +41,15 @@ class Later:
     def resolve(self, resources: Iterable[pulumi.Resource]) -> None:
         if not self._future.done():
             self._future.set_result(list(resources))
+        if self in _OPEN:
+            _OPEN.remove(self)
 
     @property
     def resolved(self) -> bool:
         return self._future.done()
+
+
+def settle_open() -> None:
+    """Keep every promise still open with no resources (a failed or unfinished program body)."""
+    for promise in list(_OPEN):
+        promise.resolve(())

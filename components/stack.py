@@ -29,7 +29,7 @@ from components.gateway_clients import Caller, GatewayClients, GatewayClientsArg
 from components.gateway_identity import GatewayIdentity, gateway_identity
 from components.hosting import Hosting, HostingArgs
 from components.key_vault import KeyVaultArgs, StoredKey, SubscriptionKeyVault, VaultEndpoint
-from components.later import Later
+from components.later import Later, settle_open
 from components.network import SITES_ZONE, VAULT_ZONE, PrivateNetwork, PrivateNetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.operations import routes
@@ -91,6 +91,14 @@ def _app_network(config: StackConfig, net: PrivateNetwork | None) -> AppNetwork 
 
 
 def build(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
+    """Declare the stack; every depends_on promise is settled even if declaring fails."""
+    try:
+        return _declare(config, stack, base_dir)
+    finally:
+        settle_open()
+
+
+def _declare(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
     names = naming.Names(config.name_prefix, stack)
     # A private stack says so on every taggable resource: inventory, and the policy pack's
     # cue that network rules 55-58 apply (with the VNet itself).

@@ -57,8 +57,13 @@ def _write_in_place(path: Path, text: str, option: str) -> None:
 
 
 def _replace_atomically(path: Path, text: str, option: str, mode: int | None) -> None:
-    if not path.parent.is_dir():
-        raise SandboxError(f"{option} {path}: folder {path.parent} does not exist; create it first")
+    try:
+        # `--out plans/dev.json` in a fresh clone: make the folder, as `make plan` would.
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SandboxError(f"{option} {path}: {path.parent} is not a folder") from None
+    except OSError as error:
+        raise _cannot(option, path, error) from None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:

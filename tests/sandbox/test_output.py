@@ -56,13 +56,19 @@ def test_dev_null_stays_a_device(tmp_path: Path) -> None:
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
-def test_a_directory_a_missing_folder_and_an_unwritable_place_are_one_line_errors(
+def test_a_missing_folder_is_made_as_make_plan_would(tmp_path: Path) -> None:
+    write_text(tmp_path / "plans" / "dev.json", "{}")
+    assert (tmp_path / "plans" / "dev.json").read_text() == "{}"
+
+
+def test_a_directory_a_file_in_the_path_and_an_unwritable_place_are_one_line_errors(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(SandboxError, match="is a directory; give a file path"):
         write_text(tmp_path, "x")
-    with pytest.raises(SandboxError, match=r"folder .*nope does not exist; create it first"):
-        write_text(tmp_path / "nope" / "plan.json", "x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SandboxError, match=r"cannot write there \(Not a directory\)"):
+        write_text(tmp_path / "file" / "plan.json", "x")
     with pytest.raises(SandboxError, match="cannot write there"):
         write_text("/proc/plan.json", "x")
 

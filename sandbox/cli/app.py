@@ -148,8 +148,28 @@ def project_dir(given: Path | None) -> Path:
     )
 
 
+def _close_event_loop() -> None:
+    """The Pulumi runtime leaves the main thread's event loop open; one collected at interpreter
+    exit, after its sockets, prints "Exception ignored ... Invalid file descriptor"."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+
+
 def run() -> None:
     """Run the app under the error contract and exit with the command's code."""
+    try:
+        _run()
+    finally:
+        _close_event_loop()
+
+
+def _run() -> None:
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
         code = app(prog_name=PROG, standalone_mode=False)

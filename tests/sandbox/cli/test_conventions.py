@@ -105,3 +105,23 @@ def test_a_project_folder_is_found_from_a_subfolder_as_pulumi_finds_it() -> None
     )
     assert result.returncode == 0, result.stderr
     assert "Resources:" in result.stdout
+
+
+def test_the_command_line_closes_the_runtimes_event_loop_before_the_interpreter_exits() -> None:
+    # An event loop left open is collected at exit after its sockets, and Python then prints
+    # "Exception ignored ... Invalid file descriptor" under a finished command.
+    import asyncio
+
+    from sandbox.cli.app import _close_event_loop
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    _close_event_loop()
+    assert loop.is_closed()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def test_a_plan_leaves_nothing_on_stderr_but_its_summary(tmp_path: Path) -> None:
+    result = run("plan", *config_file_args("ci", BOOTSTRAP), "--project-dir", "bootstrap")
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr

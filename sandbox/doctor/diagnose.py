@@ -190,7 +190,7 @@ class _Doctor:
         except (KeyError, TypeError, AttributeError):
             raise SandboxError(
                 "the plan lacks outputs tenantId/apis.*.clientId; re-create it with "
-                "`python -m sandbox plan --stack <stack>`"
+                "`secure-api-calls plan --stack <stack>`"
             ) from None
         self.requests_v2 = {  # client ID -> does its registration request v2 tokens
             str(r["outputs"].get("clientId", "")): (

@@ -18,7 +18,7 @@ from sandbox.program.runner import PROJECT_DIR, SECRET, ProgramRun, run_program
 
 FORMAT = "secure-api-calls-plan"
 VERSION = 1
-MAKE_PLAN = "create one with `python -m sandbox plan --stack dev --out plan.json`"
+MAKE_PLAN = "create one with `secure-api-calls plan --stack dev --out plan.json`"
 # Keys a hand-made plan may leave out, and the JSON types they must have when present.
 OPTIONAL_KEYS: dict[str, tuple[type, ...]] = {
     "parent": (str, type(None)),

@@ -72,7 +72,7 @@ class Rehearsal:
             # validate_plan checks the envelope; a resource missing a property lands here.
             raise SandboxError(
                 f"the plan lacks {error} on a resource the rehearsal reads; re-create it with "
-                "`python -m sandbox plan`"
+                "`secure-api-calls plan`"
             ) from None
         self.issuer = EntraIssuer(self.tenant.directory, SigningKey.generate(), clock=self.clock)
         # Minted here: the Plan masks subscription keys, and these never leave the machine.

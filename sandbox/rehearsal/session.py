@@ -1,4 +1,4 @@
-"""`python -m sandbox rehearse`: the secured call, end to end, on 127.0.0.1.
+"""`secure-api-calls rehearse`: the secured call, end to end, on 127.0.0.1.
 
 From the Plan alone: an emulated Entra tenant (issuer + OpenID metadata), one App Service
 managed-identity endpoint per consumer, the APIM gateway executing the deployed policy XML,
@@ -62,7 +62,7 @@ def _plan_for(
 ) -> Mapping[str, Any]:
     if plan is None:
         return plan_stack(stack, config_file=config_file)
-    validate_plan(plan, "the plan", "create one with `python -m sandbox plan --stack STACK`")
+    validate_plan(plan, "the plan", "create one with `secure-api-calls plan --stack STACK`")
     if plan["stack"] != stack:
         raise SandboxError(f"the plan is of stack '{plan['stack']}', not '{stack}'")
     return plan

@@ -74,7 +74,7 @@ class Tenant:
 
 def _need(value: Any, what: str) -> Any:
     if value in (None, "", "[secret]"):
-        raise SandboxError(f"the plan lacks {what}; re-create it with `python -m sandbox plan`")
+        raise SandboxError(f"the plan lacks {what}; re-create it with `secure-api-calls plan`")
     return value
 
 

@@ -503,7 +503,7 @@ def test_a_malformed_or_foreign_plan_is_a_one_line_sandbox_error(plan: Any, expe
     message = str(err.value)
     assert expected in message
     assert message.startswith("plan.json: ")
-    assert "python -m sandbox plan" in message
+    assert "secure-api-calls plan" in message
     assert "\n" not in message
 
 

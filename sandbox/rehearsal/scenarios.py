@@ -17,8 +17,8 @@ from typing import Literal
 
 from components.config import Api, StackConfig
 from consumer.app_settings import setting_names
+from sandbox.apim_answers import INVALID_KEY, MISSING_KEY
 from sandbox.rehearsal.emulators import forge
-from sandbox.rehearsal.emulators.gateway_core import INVALID_KEY, MISSING_KEY
 from sandbox.rehearsal.emulators.issuer import EntraIssuer
 from sandbox.rehearsal.tenant import Tenant, synthetic_id
 

@@ -11,17 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.gateway_policy import UNAUTHORIZED_MESSAGE
+from sandbox.apim_answers import INVALID_KEY, MISSING_KEY, NO_OPERATION
 
-# [seen] APIM's byte-exact texts (shared/reference/azure-facts.md, "Gateway error responses").
-MISSING_KEY = (
-    "Access denied due to missing subscription key. Make sure to include subscription key "
-    "when making requests to an API."
-)
-INVALID_KEY = (
-    "Access denied due to invalid subscription key. Make sure to provide a valid key for an "
-    "active subscription."
-)
-NO_OPERATION = "Unable to match incoming request to an operation."  # [doc reason, status seen]
 # The start of every operation-scope 403 (components/gateway_policy.py `forbidden_message`).
 FORBIDDEN_PREFIX = "Forbidden. This operation requires"
 GATEWAY_MESSAGES = frozenset({UNAUTHORIZED_MESSAGE, MISSING_KEY, INVALID_KEY})

@@ -21,12 +21,10 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from consumer.app_settings import DEFAULT_SUBSCRIPTION_KEY_HEADER
+from sandbox.apim_answers import INVALID_KEY, MISSING_KEY, NO_OPERATION
 from sandbox.verify import forge
 from sandbox.verify.expect import (
     BACKEND,
-    INVALID_KEY,
-    MISSING_KEY,
-    NO_OPERATION,
     TOKEN_REFUSED,
     Expectation,
     forbidden,

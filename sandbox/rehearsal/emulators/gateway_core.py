@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from components.gateway_policy import Base, PolicyDocument, Statement
+from sandbox.apim_answers import INVALID_KEY, MISSING_KEY, NO_OPERATION
 from sandbox.rehearsal.emulators.gateway_model import (
     GatewayApi,
     GatewayConfigError,
@@ -31,16 +32,6 @@ from sandbox.rehearsal.emulators.gateway_statements import (
 )
 from sandbox.rehearsal.emulators.gateway_token import KeySource
 
-# [seen] byte-exact texts of APIM's own answers (reference/azure-facts.md).
-MISSING_KEY = (
-    "Access denied due to missing subscription key. Make sure to include subscription key "
-    "when making requests to an API."
-)
-INVALID_KEY = (
-    "Access denied due to invalid subscription key. Make sure to provide a valid key for an "
-    "active subscription."
-)
-NO_OPERATION = "Unable to match incoming request to an operation."
 REASON_HEADER = "x-rehearsal-reason"  # emulator-only: why the gateway itself said no
 _HOP_BY_HOP = frozenset(
     {

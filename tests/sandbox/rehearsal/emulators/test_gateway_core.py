@@ -8,10 +8,8 @@ import json
 import pytest
 
 from components.gateway_policy import PolicyDocument, parse_policy
+from sandbox.apim_answers import INVALID_KEY, MISSING_KEY, NO_OPERATION
 from sandbox.rehearsal.emulators.gateway_core import (
-    INVALID_KEY,
-    MISSING_KEY,
-    NO_OPERATION,
     REASON_HEADER,
     _compose,
 )

@@ -7,12 +7,17 @@ file, as `pulumi --config-file` does, so a user's edits or extra stack files nev
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+import runpy
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
+PROJECT = Path(__file__).resolve().parents[1]  # the product: Pulumi.yaml, __main__.py
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STACKS = FIXTURES / "stacks"
 BOOTSTRAP = FIXTURES / "bootstrap"
@@ -39,3 +44,27 @@ def stack_document(stack: str = "dev", folder: Path = STACKS) -> dict[str, Any]:
 def config_file_args(stack: str = "dev", folder: Path = STACKS) -> list[str]:
     """The command-line arguments that plan a fixture stack."""
     return ["--stack", stack, "--config-file", str(stack_file(stack, folder))]
+
+
+def run_fixture_program(
+    mocks: pulumi.runtime.Mocks,
+    stack: str = "dev",
+    monitor: Any = None,
+) -> None:
+    """The real __main__.py under a harness's own mocks (preview=False), with the fixture stack's
+    config handed over the plain way a harness would (no CLI rules: that is what it tests)."""
+    # An earlier asyncio.run() in this worker may have left no current loop; the SDK needs one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(
+        mocks, project="secure-api-calls", stack=stack, preview=False, monitor=monitor
+    )
+    config = stack_document(stack)["config"]
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    )
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> None:
+        runpy.run_path(str(PROJECT / "__main__.py"), run_name="__main__")
+
+    run()

@@ -4,9 +4,6 @@ them, so tests that compare secret values read them here)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import runpy
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from sandbox.program.mocks import StackMocks
-from tests.fixture_stacks import stack_document
+from tests.fixture_stacks import run_fixture_program
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,17 +44,6 @@ class RevealingMocks(StackMocks):
 
 @pytest.fixture(scope="session")
 def revealed_dev() -> RevealingMocks:
-    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RevealingMocks("dev")
-    pulumi.runtime.set_mocks(mocks, project="secure-api-calls", stack="dev", preview=False)
-    document = stack_document("dev")
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
-    )
-
-    @pulumi.runtime.test
-    def run() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    run()
+    run_fixture_program(mocks)
     return mocks

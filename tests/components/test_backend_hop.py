@@ -4,8 +4,6 @@ accepting only the gateway's token (components/backend_hop.py, gateway_identity.
 from __future__ import annotations
 
 import asyncio
-import json
-import runpy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from components.protected_api import UNAUTHENTICATED_HOP
 from sandbox.errors import SandboxError
 from sandbox.plan.model import plan_stack
 from sandbox.program.mocks import StackMocks
-from tests.fixture_stacks import stack_document
+from tests.fixture_stacks import run_fixture_program, stack_document
 from tests.plan_helpers import named, of_type
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,19 +137,7 @@ def test_destroy_leaves_the_sites_authentication_in_place_so_the_backend_stays_c
     asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = StackMocks("dev")
     monitor = _RetainRecorder(mocks)
-    pulumi.runtime.set_mocks(
-        mocks, project="secure-api-calls", stack="dev", preview=False, monitor=monitor
-    )
-    document = stack_document("dev")
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
-    )
-
-    @pulumi.runtime.test
-    def run() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    run()
+    run_fixture_program(mocks, monitor=monitor)
     assert monitor.retained["inventory-backend-hop-authentication"] is True
     retained = {name for name, kept in monitor.retained.items() if kept}
     assert retained == {"inventory-backend-hop-authentication"}

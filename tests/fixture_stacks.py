@@ -63,7 +63,7 @@ def run_fixture_program(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     )
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test
     def run() -> None:
         runpy.run_path(str(PROJECT / "__main__.py"), run_name="__main__")
 

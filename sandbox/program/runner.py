@@ -9,6 +9,7 @@ dependencies, and which values are secret.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import runpy
 from dataclasses import dataclass, field
@@ -90,6 +91,31 @@ def reveal(value: Any, mask: bool) -> Any:
     return value
 
 
+# The mock monitor's RPCs run on the SDK's executor threads, and each gives its thread an event
+# loop of its own (pulumi/runtime/mocks.py calls sync_await._ensure_event_loop "because it's
+# needed when deserializing resource references"). Nothing closes them; one collected at
+# interpreter exit, after its self-pipe socket, prints "Exception ignored ... Invalid file
+# descriptor: -1" on stderr now and then. They are noted here and closed by close_loops().
+_WORKER_LOOPS: set[asyncio.AbstractEventLoop] = set()
+
+
+def _note_worker_loop() -> None:
+    with contextlib.suppress(RuntimeError):  # no loop on this thread: nothing to close
+        _WORKER_LOOPS.add(asyncio.get_event_loop())
+
+
+def close_loops() -> None:
+    """Close every idle event loop the runtime opened (the main thread's and the workers'):
+    for a process about to exit, so none is collected after its sockets."""
+    loops = set(_WORKER_LOOPS)
+    with contextlib.suppress(RuntimeError):
+        loops.add(asyncio.get_event_loop_policy().get_event_loop())
+    for loop in loops:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+    _WORKER_LOOPS.clear()
+
+
 class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: StackMocks, run: ProgramRun) -> None:
         super().__init__(mocks)
@@ -103,8 +129,23 @@ class RecordingMonitor(MockMonitor):
             type_ = parent.split("::")[2] + "$" + type_
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        try:
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
+        finally:
+            _note_worker_loop()
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        try:
+            return super().ReadResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            _note_worker_loop()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802
+        try:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            _note_worker_loop()
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
             return response

@@ -69,6 +69,24 @@ HEADER_NAMES: tuple[str, ...] = tuple(header.name for header in CALLER_HEADERS)
 TEMPLATES: Mapping[str, CallerHeader] = {h.expression: h for h in CALLER_HEADERS}
 
 
+# What the caller sent that the backend never receives: its subscription key (APIM forwards
+# every request header and the query string unless a policy removes them) and the method
+# override headers, which a backend framework may honour to run PUT or DELETE behind a
+# gateway that judged a POST. With an unauthenticated hop, also the caller's own token: a
+# backend holding it could replay it at the gateway (the hop's managed identity replaces it
+# otherwise). APIM's default subscription-key names: learn.microsoft.com/azure/
+# api-management/api-management-subscriptions ("Ocp-Apim-Subscription-Key" header,
+# "subscription-key" query parameter); the stack never renames them.
+SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
+SUBSCRIPTION_KEY_QUERY = "subscription-key"
+METHOD_OVERRIDE_HEADERS: tuple[str, ...] = (
+    "X-HTTP-Method-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
+)
+CALLER_TOKEN_HEADER = "Authorization"
+
+
 def caller_headers(claims: Mapping[str, Any]) -> dict[str, str]:
     """Header name -> value, as the backend receives them for a caller with these claims."""
     return {header.name: header.value(claims) for header in CALLER_HEADERS}

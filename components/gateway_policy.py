@@ -5,7 +5,9 @@ The builder turns a typed spec into the XML deployed as ApiPolicy / ApiOperation
 and refuse anything the builder would not emit. The generic statement tree (what the policy
 pack inspects and the rehearsal gateway executes) lives in `policy_document`.
 
-The API scope answers 401 for any token problem, removes the caller-identity headers a caller
+The API scope answers 401 for any token problem, removes what the backend must not receive
+from the caller (its subscription key, in the header and the query; method-override headers;
+its own token when the hop is not authenticated), removes the caller-identity headers a caller
 may have sent and sets them from the validated token (`caller_headers`), authenticates the
 backend call with the gateway's own managed identity (`authentication-managed-identity`: the
 backend receives the gateway's token, not the caller's) and picks the backend.
@@ -27,7 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from components.caller_headers import CALLER_HEADERS, TOKEN_VARIABLE
+from components.caller_headers import (
+    CALLER_HEADERS,
+    CALLER_TOKEN_HEADER,
+    METHOD_OVERRIDE_HEADERS,
+    SUBSCRIPTION_KEY_HEADER,
+    SUBSCRIPTION_KEY_QUERY,
+    TOKEN_VARIABLE,
+)
 from components.policy_document import (
     SECTIONS,
     AuthenticationManagedIdentity,
@@ -36,6 +45,7 @@ from components.policy_document import (
     PolicyDocument,
     SetBackendService,
     SetHeader,
+    SetQueryParameter,
     Statement,
     UnsupportedPolicyError,
     ValidateAzureAdToken,
@@ -54,6 +64,7 @@ __all__ = [
     "PolicyDocument",
     "SetBackendService",
     "SetHeader",
+    "SetQueryParameter",
     "Statement",
     "TokenCheck",
     "UnsupportedPolicyError",
@@ -207,6 +218,21 @@ def _document(inbound: Sequence[ET.Element], *, base_first: bool = True) -> str:
     return ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _caller_credentials(hop_authenticated: bool) -> list[ET.Element]:
+    """What the caller sent that the backend must never receive (caller_headers.py says why).
+    With an authenticated hop, authentication-managed-identity replaces the caller's token."""
+    headers = [SUBSCRIPTION_KEY_HEADER, *METHOD_OVERRIDE_HEADERS]
+    if not hop_authenticated:
+        headers.append(CALLER_TOKEN_HEADER)
+    return [
+        ET.Element("set-header", {"name": name, "exists-action": "delete"}) for name in headers
+    ] + [
+        ET.Element(
+            "set-query-parameter", {"name": SUBSCRIPTION_KEY_QUERY, "exists-action": "delete"}
+        )
+    ]
+
+
 def _caller_headers() -> list[ET.Element]:
     """Remove what the caller sent under these names, then set them from the token."""
     removed = [
@@ -231,7 +257,8 @@ def build_api_policy(spec: ApiPolicySpec) -> str:
         else []
     )
     backend = ET.Element("set-backend-service", {"backend-id": spec.backend_id})
-    return _document([validate, *_caller_headers(), *hop, backend])
+    credentials = _caller_credentials(hop_authenticated=bool(hop))
+    return _document([validate, *credentials, *_caller_headers(), *hop, backend])
 
 
 def build_operation_policy(spec: OperationPolicySpec) -> str:

@@ -67,6 +67,14 @@ class SetHeader:
 
 
 @dataclass(frozen=True)
+class SetQueryParameter:
+    """`exists-action` delete only: the one use the builder has (the caller's key)."""
+
+    name: str
+    exists_action: str = "delete"
+
+
+@dataclass(frozen=True)
 class AuthenticationManagedIdentity:
     """The gateway's own token for `resource`, set as the backend request's Authorization."""
 
@@ -77,7 +85,12 @@ class AuthenticationManagedIdentity:
 
 
 Statement = (
-    Base | ValidateAzureAdToken | SetBackendService | SetHeader | AuthenticationManagedIdentity
+    Base
+    | ValidateAzureAdToken
+    | SetBackendService
+    | SetHeader
+    | SetQueryParameter
+    | AuthenticationManagedIdentity
 )
 
 
@@ -220,6 +233,20 @@ def _parse_set_header(element: ET.Element, path: str) -> SetHeader:
     return SetHeader(name, action, text)
 
 
+def _parse_set_query_parameter(element: ET.Element, path: str) -> SetQueryParameter:
+    # learn.microsoft.com/azure/api-management/set-query-parameter-policy: override (the
+    # default), skip, append or delete; only delete is emulated, so the rest are refused.
+    attributes = _attributes(element, path, ["name", "exists-action"])
+    name = attributes.get("name", "")
+    if not name.strip():
+        raise _fail(f"{path}/@name", "name is required")
+    action = attributes.get("exists-action", "override")
+    if action != "delete":
+        raise _fail(f"{path}/@exists-action", f"{action!r} is not emulated (delete)")
+    _children(element, path, [])
+    return SetQueryParameter(name, action)
+
+
 def _parse_managed_identity(element: ET.Element, path: str) -> AuthenticationManagedIdentity:
     attributes = _attributes(
         element, path, ["resource", "client-id", "output-token-variable-name", "ignore-error"]
@@ -239,11 +266,13 @@ def _parse_managed_identity(element: ET.Element, path: str) -> AuthenticationMan
 
 
 # The sections each statement may appear in (validate-azure-ad-token and
-# authentication-managed-identity are inbound only; set-header is emulated in inbound only).
+# authentication-managed-identity are inbound only; set-header and set-query-parameter are
+# emulated in inbound only).
 _STATEMENTS = {
     "base": SECTIONS,
     "validate-azure-ad-token": ("inbound",),
     "set-header": ("inbound",),
+    "set-query-parameter": ("inbound",),
     "authentication-managed-identity": ("inbound",),
     "set-backend-service": ("inbound", "backend"),
 }
@@ -254,6 +283,8 @@ def _parse_statement(element: ET.Element, path: str) -> Statement:
         return _parse_validate(element, path)
     if element.tag == "set-header":
         return _parse_set_header(element, path)
+    if element.tag == "set-query-parameter":
+        return _parse_set_query_parameter(element, path)
     if element.tag == "authentication-managed-identity":
         return _parse_managed_identity(element, path)
     if element.tag == "set-backend-service":

@@ -26,6 +26,11 @@ API_POLICY = (
     '<required-claims><claim name="roles" match="any"><value>Orders.Read</value>'
     '<value>Orders.Write</value></claim><claim name="ver" match="all"><value>2.0</value></claim>'
     "</required-claims></validate-azure-ad-token>"
+    '<set-header name="Ocp-Apim-Subscription-Key" exists-action="delete" />'
+    '<set-header name="X-HTTP-Method-Override" exists-action="delete" />'
+    '<set-header name="X-HTTP-Method" exists-action="delete" />'
+    '<set-header name="X-Method-Override" exists-action="delete" />'
+    '<set-query-parameter name="subscription-key" exists-action="delete" />'
     '<authentication-managed-identity resource="{{orders-audience}}" />'
     '<set-backend-service backend-id="orders-backend" /></inbound>'
     "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"

@@ -1,5 +1,5 @@
-"""Rules 47-53: the hop from the gateway to the backend is authenticated, and only the gateway
-can make it.
+"""Rules 47-53 and 62: the hop from the gateway to the backend is authenticated, only the
+gateway can make it, and the caller's credentials stop at the gateway.
 
 - 47/48: every API policy gets the gateway's own token for the backend
   (`authentication-managed-identity`, learn.microsoft.com/azure/api-management/
@@ -14,6 +14,10 @@ can make it.
   learn.microsoft.com/azure/app-service/configure-authentication-provider-aad) requires
   authentication, answers 401, takes the API's registration as its audience, allows the
   gateway's identity alone, and trusts the issuer of the registration's token version.
+- 62: after validating the caller, every API policy removes the caller's subscription key
+  (header and query: APIM forwards both unless a policy removes them), the caller's token
+  when no `authentication-managed-identity` replaces it, and method-override headers (a
+  backend framework honouring one would run a method the gateway never judged).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pulumi_policy import StackValidationPolicy
 
 from ._common import StackResource, Violation, get_path, is_opaque, show, stack_policy
 from ._links import (
+    API,
     API_OPERATION_POLICY,
     API_POLICY,
     arm_segment,
@@ -34,6 +39,7 @@ from ._links import (
     link,
     object_ids,
     of_type,
+    refers_to_api,
 )
 from .entra import APP_ROLE, APP_ROLE_ASSIGNMENT, REGISTRATION, SERVICE_PRINCIPAL
 from .gateway_policy_xml import Unreadable, parse_policy
@@ -44,6 +50,13 @@ from .role_coverage import _Stack as Registrations
 from .web_app import WEB_APP
 
 GATEWAY_ROLE = "Gateway.Forward"  # components/naming.py; a test keeps the two equal
+# What the backend must not receive from the caller (components/caller_headers.py, kept equal
+# by a test): APIM's default subscription-key names, the caller's token header, and the
+# method-override headers a backend framework may honour.
+SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
+SUBSCRIPTION_KEY_QUERY = "subscription-key"
+CALLER_TOKEN_HEADER = "Authorization"
+METHOD_OVERRIDE_HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
 # How a Backend declares an unauthenticated hop (components/protected_api.py).
 UNAUTHENTICATED_HOP = "Backend hop not authenticated: "
 APIM_SERVICE = "azure-native:apimanagement:ApiManagementService"
@@ -176,6 +189,60 @@ def caller_headers_from_token(resources: Sequence[StackResource]) -> list[Violat
                         policy.urn,
                     )
                 )
+    return found
+
+
+def _api_key_names(policy: StackResource, resources: Sequence[StackResource]) -> tuple[str, str]:
+    """(header, query) the policy's API takes the subscription key in: the Api's
+    subscriptionKeyParameterNames, else APIM's defaults (components/caller_headers.py)."""
+    api_urns = {a.urn for a in of_type(resources, API)}
+    for api in of_type(resources, API):
+        if refers_to_api(policy, api, api_urns):
+            names = api.props.get("subscriptionKeyParameterNames")
+            if isinstance(names, dict):
+                return (
+                    known(names.get("header")) or SUBSCRIPTION_KEY_HEADER,
+                    known(names.get("query")) or SUBSCRIPTION_KEY_QUERY,
+                )
+    return SUBSCRIPTION_KEY_HEADER, SUBSCRIPTION_KEY_QUERY
+
+
+def _removed_after_validation(statements: list[ET.Element], tag: str) -> set[str]:
+    return {
+        (s.get("name") or "").lower()
+        for s in _after_validation(statements, tag)
+        if s.get("exists-action") == "delete"
+    }
+
+
+def caller_credentials_stop_at_gateway(resources: Sequence[StackResource]) -> list[Violation]:
+    found = []
+    for policy in of_type(resources, API_POLICY):
+        statements = _inbound(policy)
+        if statements is None:
+            continue
+        header, query = _api_key_names(policy, resources)
+        headers = _removed_after_validation(statements, "set-header")
+        missing = [
+            f'<set-header name="{name}" exists-action="delete" />'
+            for name in (header, *METHOD_OVERRIDE_HEADERS)
+            if name.lower() not in headers
+        ]
+        if query.lower() not in _removed_after_validation(statements, "set-query-parameter"):
+            missing.append(f'<set-query-parameter name="{query}" exists-action="delete" />')
+        replaced = _after_validation(statements, "authentication-managed-identity")
+        if not replaced and CALLER_TOKEN_HEADER.lower() not in headers:
+            missing.append(f'<set-header name="{CALLER_TOKEN_HEADER}" exists-action="delete" />')
+        if missing:
+            found.append(
+                Violation(
+                    f"{policy.label} forwards to its backend what the caller sent to the gateway "
+                    "(its subscription key, its token or a method override): a backend holding "
+                    "them can replay them at the gateway, or run a method the gateway did not "
+                    f"judge; add after validate-azure-ad-token: {' '.join(missing)}",
+                    policy.urn,
+                )
+            )
     return found
 
 
@@ -445,6 +512,7 @@ def policies() -> list[StackValidationPolicy]:
         stack_policy("apim-backend-hop-authenticated", hop_authenticated),
         stack_policy("apim-backend-hop-exception", hop_exceptions),
         stack_policy("apim-caller-headers-not-forgeable", caller_headers_from_token),
+        stack_policy("apim-caller-credentials-stop-at-gateway", caller_credentials_stop_at_gateway),
         stack_policy("entra-gateway-role-only-gateway", gateway_role_only_gateway),
         stack_policy("entra-gateway-role-assigned", gateway_role_assigned),
         stack_policy("webapp-backend-accepts-only-the-gateway", backend_accepts_only_the_gateway),

@@ -4,7 +4,8 @@ Kept apart from the rule code so a security reviewer can map every policy name t
 number and to the scanner / Azure Policy IDs it mirrors without reading any logic.
 
 Two groups: `security` (rules 1-35, each mirroring scanner / Azure Policy IDs, 44-46 for
-the CI identities, 47-53 for the backend hop, 55-60 for private networks and secret lifetimes)
+the CI identities, 47-53 and 62 for the backend hop, 55-60 for private networks and secret
+lifetimes)
 and `deployability` (rules 36-43 and 61, "preflight": what Resource Manager or Microsoft Graph
 refuse at deploy time, or what leaves a deployed service unreachable). For a deployability row
 `mirrors` holds the *source* of the refusal (an issue thread or a documentation page), so every
@@ -346,6 +347,15 @@ RULES: dict[str, RuleInfo] = {
         _MAN,
         "Headers the gateway derives for the backend are removed from the caller's request "
         "first and set only after token validation",
+    ),
+    "apim-caller-credentials-stop-at-gateway": RuleInfo(
+        62,
+        "project; learn.microsoft.com/azure/api-management/set-header-policy, "
+        "set-query-parameter-policy",
+        _H,
+        _MAN,
+        "Every API policy removes, after validating the caller, the caller's subscription key "
+        "(header and query), its token (unless the hop replaces it) and method-override headers",
     ),
     "entra-gateway-role-only-gateway": RuleInfo(
         50,

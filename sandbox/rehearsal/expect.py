@@ -10,7 +10,12 @@ from pathlib import Path
 
 from components.config import DEVELOPER_TOOLS, StackConfig
 from sandbox.rehearsal.report import BackendExpectation
-from sandbox.rehearsal.scenarios import IntendedOperation, Scenario, intended_operations
+from sandbox.rehearsal.scenarios import (
+    KEPT_QUERY,
+    IntendedOperation,
+    Scenario,
+    intended_operations,
+)
 from sandbox.rehearsal.tenant import Tenant
 
 
@@ -43,6 +48,8 @@ def backend_expectation(
         o for o in intended_operations(api, base_dir) if o.id == scenario.operation
     )
     route = f"{op.method} {api.backend_path}{op.sample_path()}"
+    if scenario.attack == "key-in-query":
+        route += f"?{KEPT_QUERY}"  # the key removed, the rest of the query kept
     app = tenant.apis.get(api.name)
     gateway = tenant.gateway_identity
     expected = BackendExpectation(

@@ -10,7 +10,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
+from components.caller_headers import (
+    CALLER_TOKEN_HEADER,
+    METHOD_OVERRIDE_HEADERS,
+    SUBSCRIPTION_KEY_HEADER,
+    SUBSCRIPTION_KEY_QUERY,
+)
 from sandbox.rehearsal.scenarios import Scenario
 
 AS_EXPECTED = "as expected"
@@ -51,6 +58,7 @@ class BackendExpectation:
                     f"{client!r}, expected {self.gateway_client_id})"
                 )
         headers = {str(k).lower(): str(v) for k, v in (seen.get("headers") or {}).items()}
+        found += _caller_credentials(headers, str(seen.get("query") or ""), self.gateway_client_id)
         for name, wanted in (self.caller or {}).items():
             have = headers.get(name.lower())
             same = (
@@ -61,6 +69,21 @@ class BackendExpectation:
             if not same:
                 found.append(f"the backend received {name}: {have!r}, expected {wanted!r}")
         return found
+
+
+def _caller_credentials(
+    headers: Mapping[str, str], query: str, gateway_client_id: str | None
+) -> list[str]:
+    """What the caller sent that must not reach the backend (components/caller_headers.py)."""
+    leaked = [
+        h for h in (SUBSCRIPTION_KEY_HEADER, *METHOD_OVERRIDE_HEADERS) if h.lower() in headers
+    ]
+    if gateway_client_id is None and CALLER_TOKEN_HEADER.lower() in headers:
+        leaked.append(f"{CALLER_TOKEN_HEADER} (the caller's token)")
+    names = {unquote_plus(pair.split("=", 1)[0]) for pair in query.split("&") if pair}
+    if SUBSCRIPTION_KEY_QUERY in names:
+        leaked.append(f"the query parameter {SUBSCRIPTION_KEY_QUERY}")
+    return [f"the backend received the caller's {item}" for item in leaked]
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 from azure.core.credentials import AccessToken
 from azure.identity import ManagedIdentityCredential
 
+from components.caller_headers import SUBSCRIPTION_KEY_QUERY
 from components.config import DEVELOPER_TOOLS, StackConfig
 from consumer import (
     DEFAULT_SUBSCRIPTION_KEY_HEADER,
@@ -42,6 +44,8 @@ from sandbox.rehearsal.expect import backend_expectation
 from sandbox.rehearsal.report import Outcome, ScenarioResult, judge
 from sandbox.rehearsal.scenarios import (
     FORGED_CALLER_HEADERS,
+    KEPT_QUERY,
+    METHOD_OVERRIDES,
     AttackInputs,
     IntendedOperation,
     Scenario,
@@ -95,7 +99,13 @@ class StaticCredential:
 def _echo_view(body: Any) -> str | None:
     if not isinstance(body, dict):
         return None
-    query = f"?{body['query']}" if body.get("query") else ""
+    # A subscription key that reached the backend is named, not printed: reports go to CI logs.
+    pairs = [
+        f"{SUBSCRIPTION_KEY_QUERY}=[key]" if pair.startswith(f"{SUBSCRIPTION_KEY_QUERY}=") else pair
+        for pair in str(body.get("query") or "").split("&")
+        if pair
+    ]
+    query = f"?{'&'.join(pairs)}" if pairs else ""
     return f"{body.get('method')} {body.get('path')}{query}"
 
 
@@ -229,13 +239,19 @@ class _Runner:
         elif scenario.attack == "foreign-key":
             foreign = self._setting(other_consumer or "", other_api or "", "subscription_key")
             headers[header] = foreign or ""
-        elif scenario.attack != "no-key":
+        elif scenario.attack not in ("no-key", "key-in-query"):
             headers[header] = key
         sent = list(headers.items())
         if scenario.attack == "forged-caller-headers":
             sent += FORGED_CALLER_HEADERS
+        if scenario.attack == "method-override":
+            sent += METHOD_OVERRIDES
         op = self.operation(scenario)
-        return _send(http, op, base + op.sample_path(), sent, scenario.name)
+        url = base + op.sample_path()
+        if scenario.attack == "key-in-query":
+            # APIM reads the key from the query when the header is absent (its default name).
+            url += f"?{urlencode({SUBSCRIPTION_KEY_QUERY: key})}&{KEPT_QUERY}"
+        return _send(http, op, url, sent, scenario.name)
 
     def backend_call(self, scenario: Scenario, http: httpx.Client) -> Outcome:
         """Past the gateway, straight to the API's backend, with the recipe's token."""

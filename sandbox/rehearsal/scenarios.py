@@ -77,7 +77,19 @@ CONTROLS = {
     # Through the gateway with X-Caller-* headers of the caller's own making: the call passes,
     # and the backend sees the headers the gateway derived from the token, never the forged.
     "forged-caller-headers": "forged caller headers, replaced by the gateway's",
+    # The caller's credentials and method overrides stop at the gateway: the backend must see
+    # neither the subscription key (header or query) nor an override of the judged method.
+    "key-in-query": "the subscription key in the query, removed before the backend",
+    "method-override": "method-override headers, removed before the backend",
 }
+# The query a key-in-query call sends besides the key: the backend must receive exactly this.
+KEPT_QUERY = "page=1"
+# What a caller sends to make a backend framework run another method than the one judged.
+METHOD_OVERRIDES = (
+    ("X-HTTP-Method-Override", "DELETE"),
+    ("x-http-method", "DELETE"),
+    ("X-Method-Override", "DELETE"),
+)
 # The backend called directly, past the gateway (recipe -> label, expected status): App
 # Service authentication answers 401 without a valid token for the API and 403 for a valid one
 # from any application but the gateway; the checklist for external backends asks the same.

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.caller_headers import CALLER_HEADERS, TEMPLATES, TOKEN_VARIABLE
+from components.caller_headers import (
+    CALLER_HEADERS,
+    HEADER_NAMES,
+    METHOD_OVERRIDE_HEADERS,
+    SUBSCRIPTION_KEY_HEADER,
+    SUBSCRIPTION_KEY_QUERY,
+    TEMPLATES,
+    TOKEN_VARIABLE,
+)
 from components.gateway_policy import (
     SECTIONS,
     UNAUTHORIZED_MESSAGE,
@@ -22,6 +30,7 @@ from components.gateway_policy import (
     PolicyDocument,
     SetBackendService,
     SetHeader,
+    SetQueryParameter,
     TokenCheck,
     UnsupportedPolicyError,
     ValidateAzureAdToken,
@@ -119,18 +128,42 @@ def test_api_policy_routes_to_the_backend_after_validating_the_token() -> None:
     assert kinds == [
         Base,
         ValidateAzureAdToken,
-        *[SetHeader] * 8,
+        *[SetHeader] * 4,  # the caller's key and method overrides
+        SetQueryParameter,  # the caller's key in the query
+        *[SetHeader] * 8,  # the caller headers: removed, then set from the token
         AuthenticationManagedIdentity,
         SetBackendService,
     ]
     assert document.inbound[-1] == SetBackendService("orders-backend")
 
 
+@pytest.mark.parametrize("spec", [V2_ONLY, UNAUTHENTICATED_HOP], ids=["hop", "no-hop"])
+def test_api_policy_removes_the_callers_key_and_method_overrides_after_validation(
+    spec: ApiPolicySpec,
+) -> None:
+    inbound = parse_policy(build_api_policy(spec)).inbound
+    after = inbound[[type(s) for s in inbound].index(ValidateAzureAdToken) + 1 :]
+    deleted = {s.name for s in after if isinstance(s, SetHeader) and s.exists_action == "delete"}
+    assert {SUBSCRIPTION_KEY_HEADER, *METHOD_OVERRIDE_HEADERS} <= deleted
+    assert SetQueryParameter(SUBSCRIPTION_KEY_QUERY, "delete") in after
+
+
+def test_api_policy_removes_the_callers_token_only_when_no_hop_replaces_it() -> None:
+    def deletes_token(spec: ApiPolicySpec) -> bool:
+        inbound = parse_policy(build_api_policy(spec)).inbound
+        return SetHeader("Authorization", "delete", None) in inbound
+
+    assert deletes_token(UNAUTHENTICATED_HOP)
+    assert not deletes_token(V2_ONLY)  # authentication-managed-identity overrides it
+
+
 def test_api_policy_removes_the_caller_headers_then_sets_them_from_the_validated_token() -> None:
     document = parse_policy(build_api_policy(V2_ONLY))
     assert _validate(document).output_token_variable_name == TOKEN_VARIABLE
-    headers = [s for s in document.inbound if isinstance(s, SetHeader)]
     names = [h.name for h in CALLER_HEADERS]
+    headers = [
+        s for s in document.inbound if isinstance(s, SetHeader) and s.name.startswith("X-Caller-")
+    ]
     assert headers[:4] == [SetHeader(name, "delete", None) for name in names]
     assert headers[4:] == [SetHeader(h.name, "override", h.expression) for h in CALLER_HEADERS]
     assert all(h.value in TEMPLATES for h in headers[4:])
@@ -147,7 +180,8 @@ def test_api_policy_authenticates_the_backend_hop_with_the_apis_own_registration
 def test_an_api_whose_hop_is_not_authenticated_still_strips_and_sets_the_caller_headers() -> None:
     document = parse_policy(build_api_policy(UNAUTHENTICATED_HOP))
     assert not any(isinstance(s, AuthenticationManagedIdentity) for s in document.inbound)
-    assert sum(isinstance(s, SetHeader) for s in document.inbound) == 8
+    caller = [s for s in document.inbound if isinstance(s, SetHeader) and s.name in HEADER_NAMES]
+    assert len(caller) == 8
 
 
 def test_operation_policy_answers_403_naming_the_missing_role() -> None:
@@ -401,6 +435,23 @@ API_XML = build_api_policy(V2_ONLY)
             ),
             "policies/outbound/set-header: unsupported policy element",
         ),
+        (
+            _edit(API_XML, 'subscription-key" exists-action="delete"', 'subscription-key"'),
+            "set-query-parameter/@exists-action: 'override' is not emulated",
+        ),
+        (
+            _edit(API_XML, 'name="subscription-key" ', ""),
+            "set-query-parameter/@name: name is required",
+        ),
+        (
+            _edit(
+                API_XML,
+                'name="subscription-key" exists-action="delete" />',
+                'name="subscription-key" exists-action="delete"><value>x</value>'
+                "</set-query-parameter>",
+            ),
+            "set-query-parameter/value: unsupported policy element",
+        ),
         ("<policy><inbound /></policy>", "the root element must be <policies>"),
         (API_XML.replace("</policies>", ""), "malformed XML"),
     ],
@@ -445,6 +496,18 @@ def test_parse_operation_policy_rejects_an_api_policy() -> None:
         (
             _edit(API_XML, 'name="X-Caller-Roles" exists-action="override"', 'name="X-Caller-Oid"'),
             "name is 'X-Caller-Oid'",
+        ),
+        (
+            _edit(
+                API_XML,
+                '<set-query-parameter name="subscription-key"',
+                '<set-query-parameter name="page"',
+            ),
+            "name is 'page'",
+        ),
+        (
+            _edit(API_XML, '<set-header name="X-HTTP-Method" exists-action="delete" />', ""),
+            "policies/inbound: build_api_policy emits exactly",
         ),
         (
             _edit(

@@ -1,5 +1,6 @@
-"""Rules 47-53 over the dev plan: the backend hop is authenticated, the gateway role is the
-gateway's alone, the backend site accepts only the gateway; every insecure variant fails."""
+"""Rules 47-53 and 62 over the dev plan: the backend hop is authenticated, the gateway role is
+the gateway's alone, the backend site accepts only the gateway, the caller's credentials stop
+at the gateway; every insecure variant fails."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import naming, protected_api
+from components import caller_headers, naming, protected_api
 from policies.secure_api_policies import backend_hop
 from sandbox.check.runner import run_check
 from sandbox.plan.model import plan_stack
@@ -22,6 +23,7 @@ Plan = dict[str, Any]
 HOP_RULES = {
     "apim-backend-hop-authenticated",
     "apim-caller-headers-not-forgeable",
+    "apim-caller-credentials-stop-at-gateway",
     "entra-gateway-role-only-gateway",
     "entra-gateway-role-assigned",
     "webapp-backend-accepts-only-the-gateway",
@@ -71,6 +73,10 @@ def plan_variant(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Pl
 def test_the_packs_names_are_the_programs() -> None:
     assert backend_hop.GATEWAY_ROLE == naming.GATEWAY_ROLE
     assert backend_hop.UNAUTHENTICATED_HOP == protected_api.UNAUTHENTICATED_HOP
+    assert backend_hop.SUBSCRIPTION_KEY_HEADER == caller_headers.SUBSCRIPTION_KEY_HEADER
+    assert backend_hop.SUBSCRIPTION_KEY_QUERY == caller_headers.SUBSCRIPTION_KEY_QUERY
+    assert backend_hop.CALLER_TOKEN_HEADER == caller_headers.CALLER_TOKEN_HEADER
+    assert backend_hop.METHOD_OVERRIDE_HEADERS == caller_headers.METHOD_OVERRIDE_HEADERS
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -166,6 +172,57 @@ def test_a_derived_header_set_before_validation_fails(dev_plan: Plan) -> None:
     )
     (message,) = findings(early)["apim-caller-headers-not-forgeable"]
     assert "is set before the caller's token is validated" in message
+
+
+# --- 62: the caller's credentials stop at the gateway ---------------------------------------
+
+KEY_HEADER = '<set-header name="Ocp-Apim-Subscription-Key" exists-action="delete" />'
+KEY_QUERY = '<set-query-parameter name="subscription-key" exists-action="delete" />'
+OVERRIDE = '<set-header name="X-HTTP-Method" exists-action="delete" />'
+
+
+@pytest.mark.parametrize("statement", [KEY_HEADER, KEY_QUERY, OVERRIDE])
+def test_a_policy_forwarding_a_caller_credential_fails_naming_the_missing_statement(
+    dev_plan: Plan, statement: str
+) -> None:
+    leaky = edit_xml(dev_plan, "orders-gateway-policy", statement, "")
+    (message,) = findings(leaky)["apim-caller-credentials-stop-at-gateway"]
+    assert message.startswith("ApiPolicy 'orders-gateway-policy' forwards to its backend")
+    assert message.endswith(f"add after validate-azure-ad-token: {statement}")
+
+
+def test_removing_the_key_before_validation_does_not_count(dev_plan: Plan) -> None:
+    early = edit_xml(dev_plan, "orders-gateway-policy", KEY_HEADER, "")
+    early = edit_xml(
+        early,
+        "orders-gateway-policy",
+        "<validate-azure-ad-token",
+        KEY_HEADER + "<validate-azure-ad-token",
+    )
+    assert "apim-caller-credentials-stop-at-gateway" in findings(early)
+
+
+def test_without_a_hop_the_callers_token_must_be_removed(tmp_path: Path) -> None:
+    def opt_out(config: dict[str, Any]) -> None:
+        config["secure-api-calls:apis"][0]["backendAuth"] = {"mode": "none", "reason": "legacy"}
+
+    plan = plan_variant(tmp_path, opt_out)
+    assert "apim-caller-credentials-stop-at-gateway" not in findings(plan)
+    token = '<set-header name="Authorization" exists-action="delete" />'
+    kept = edit_xml(plan, "orders-gateway-policy", token, "")
+    (message,) = findings(kept)["apim-caller-credentials-stop-at-gateway"]
+    assert message.endswith(token)
+
+
+def test_an_api_with_its_own_key_names_is_judged_by_them(dev_plan: Plan) -> None:
+    renamed = edit(
+        dev_plan,
+        "orders-gateway-api",
+        lambda v: v.update(subscriptionKeyParameterNames={"header": "X-Key", "query": "key"}),
+    )
+    (message,) = findings(renamed)["apim-caller-credentials-stop-at-gateway"]
+    assert '<set-header name="X-Key" exists-action="delete" />' in message
+    assert '<set-query-parameter name="key" exists-action="delete" />' in message
 
 
 # --- 50/51: the gateway role --------------------------------------------------------------

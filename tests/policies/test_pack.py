@@ -43,9 +43,16 @@ def run_resource(name: str, type_: str, props: dict[str, Any]) -> list[str]:
 
 def test_every_row_of_the_rule_table_has_a_policy() -> None:
     # 1-53, then the private-network and secret-lifetime block 55-61 (private_network.py);
-    # 47-53 are the backend hop (backend_hop.py).
-    assert {info.number for info in RULES.values()} == set(range(1, 54)) | set(range(55, 62))
+    # 47-53 and 62 are the backend hop (backend_hop.py).
+    numbers = {info.number for info in RULES.values()}
+    assert numbers == set(range(1, 54)) | set(range(55, 63))
     assert sorted(p.name for p in all_policies()) == sorted(RULES)
+
+
+def test_the_packs_readme_lists_every_rule_with_its_number_and_level() -> None:
+    readme = (PACK / "README.md").read_text(encoding="utf-8")
+    for name, info in RULES.items():
+        assert f"| {info.number} | `{name}` | {info.level}" in readme, name
 
 
 def test_names_are_stable_kebab_case() -> None:
@@ -99,6 +106,7 @@ def test_stack_rules_are_stack_policies() -> None:
         "apim-backend-hop-authenticated",
         "apim-backend-hop-exception",
         "apim-caller-headers-not-forgeable",
+        "apim-caller-credentials-stop-at-gateway",
         "entra-gateway-role-only-gateway",
         "entra-gateway-role-assigned",
         "webapp-backend-accepts-only-the-gateway",

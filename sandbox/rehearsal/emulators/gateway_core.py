@@ -241,7 +241,9 @@ class Gateway:
         if route is None:
             return error_response(404, NO_OPERATION, "no operation matches")
         # Hop-by-hop headers never travel on (APIM opens its own connection to the backend).
-        state = RequestState([(k, v) for k, v in request.headers if k.lower() not in _HOP_BY_HOP])
+        state = RequestState(
+            [(k, v) for k, v in request.headers if k.lower() not in _HOP_BY_HOP], request.query
+        )
         for statement in (*route.inbound, *route.backend):
             stopped = self._statements.run(statement, state)
             if stopped is not None:
@@ -250,7 +252,7 @@ class Gateway:
         base = state.backend_url or self._service_urls.get(api.api_id)
         if not base:
             return error_response(500, "No backend service URL.", "no backend")
-        url = base.rstrip("/") + suffix + (f"?{request.query}" if request.query else "")
+        url = base.rstrip("/") + suffix + (f"?{state.query}" if state.query else "")
         # Everything the caller sent goes on as the policies left it, the subscription key
-        # included (APIM removes it only when a policy says so).
+        # included (APIM removes it only when a policy says so; the stack's policy does).
         return send(Forward(request.method.upper(), url, tuple(state.headers), request.body))

@@ -1,6 +1,7 @@
 """Policy statements, executed on the request as it stands when each one runs.
 
 `set-header` edits the headers that later statements see and the backend receives;
+`set-query-parameter` (delete) removes a query parameter before the call is forwarded;
 `authentication-managed-identity` replaces Authorization with the gateway's own token (from an
 injected `IdentityTokens`), so a `validate-azure-ad-token` after it judges the gateway's token,
 not the caller's, exactly as in APIM. The only expressions evaluated are the caller-header
@@ -13,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 from components.caller_headers import TEMPLATES, TOKEN_VARIABLE
 from components.gateway_policy import (
     AuthenticationManagedIdentity,
     SetBackendService,
     SetHeader,
+    SetQueryParameter,
     Statement,
     ValidateAzureAdToken,
 )
@@ -55,6 +58,7 @@ class Refusal:
 @dataclass
 class RequestState:
     headers: list[tuple[str, str]]  # the request as the next statement and the backend see it
+    query: str = ""  # raw, without "?", as the backend will receive it
     backend_url: str | None = None
     variables: dict[str, object] = field(default_factory=dict)
 
@@ -64,6 +68,15 @@ class RequestState:
     def remove(self, name: str) -> None:
         # HTTP header names are case-insensitive: a forged `x-caller-roles` goes too.
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
+
+    def remove_query(self, name: str) -> None:
+        # Each `name=value` pair whose decoded name is `name` goes; the others keep their bytes.
+        kept = [
+            pair
+            for pair in self.query.split("&")
+            if pair and unquote_plus(pair.split("=", 1)[0]) != name
+        ]
+        self.query = "&".join(kept)
 
     def put(self, name: str, value: str) -> None:
         self.remove(name)
@@ -110,6 +123,9 @@ class StatementRunner:
                 state.remove(statement.name)
             else:
                 state.put(statement.name, _header_value(statement.value, state))
+            return None
+        if isinstance(statement, SetQueryParameter):
+            state.remove_query(statement.name)  # the parser admits delete only
             return None
         if isinstance(statement, AuthenticationManagedIdentity):
             return self._managed_identity(statement, state)

@@ -174,6 +174,10 @@ def echo_app(
             }
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
+            # A token is shown as its scheme only: `authenticatedAs` says whose it is, and an
+            # echo that reflects credentials hands them to whoever reads its answers.
+            if name.lower() == "authorization":
+                value = f"{value.split(' ', 1)[0]} [redacted]"
             # Repeated headers are folded the way HTTP allows, so none is silently lost.
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         body = await request.body()

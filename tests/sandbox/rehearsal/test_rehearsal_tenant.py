@@ -129,9 +129,10 @@ def test_every_scenario_name_is_unique_and_expectations_follow_the_roles(tenant)
         kind: sum(1 for s in scenarios if s.kind == kind)
         for kind in ("consumer", "developer", "control", "attack", "bypass")
     }
-    # Controls: genuine and forged caller headers per API, v1 accepted on orders; bypasses:
+    # Controls: genuine, forged caller headers, the key in the query and method overrides per
+    # API, v1 accepted on orders; bypasses:
     # no token, a consumer's token, the other API's gateway token, at each API's backend.
-    assert kinds == {"consumer": 8, "developer": 20, "control": 5, "attack": 44, "bypass": 6}
+    assert kinds == {"consumer": 8, "developer": 20, "control": 9, "attack": 44, "bypass": 6}
     forbidden = [s for s in scenarios if s.expected_status == 403 and s.kind != "bypass"]
     assert all(s.expected_words for s in forbidden)  # the gateway's 403 names the role
 
@@ -171,6 +172,6 @@ def test_rehearse_then_serve_reports_the_verdict_as_a_comment_before_the_environ
     finally:
         stop.set()
         worker.join(15)
-    assert lines[0].startswith("# rehearsal: 83 scenarios (50 attacks) — all as expected")
+    assert lines[0].startswith("# rehearsal: 87 scenarios (50 attacks) — all as expected")
     assert lines[1].startswith("GATEWAY_URL=")
     assert outcome and outcome[0].ok

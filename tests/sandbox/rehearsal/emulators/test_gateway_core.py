@@ -11,6 +11,8 @@ from components.gateway_policy import PolicyDocument, parse_policy
 from sandbox.apim_answers import INVALID_KEY, MISSING_KEY, NO_OPERATION
 from sandbox.rehearsal.emulators.gateway_core import (
     REASON_HEADER,
+    Forward,
+    Gateway,
     _compose,
 )
 from sandbox.rehearsal.emulators.gateway_model import GatewayConfigError, model_from_plan
@@ -146,6 +148,8 @@ def test_compose_puts_the_enclosing_scope_where_base_stands():
         "ValidateAzureAdToken",
         "ValidateAzureAdToken",
         "ValidateAzureAdToken",
+        *["SetHeader"] * 5,  # the caller's key, method overrides and (no hop) token
+        "SetQueryParameter",
         *["SetHeader"] * 8,
         "SetBackendService",
     ]
@@ -207,23 +211,49 @@ def test_keys_for_subscriptions_the_plan_does_not_have_refuse_to_start():
 # --- routing and forwarding ------------------------------------------------------------------
 
 
-def test_forwarding_keeps_suffix_query_method_body_and_headers_including_the_key():
+def _forward_post(world: Gateway) -> Forward:
     backend = Backend()
     sent = request(
         "POST",
         bearer=token(WRITER),
-        query="a=1&b=two",
+        query="a=1&subscription-key=leaked&b=two",
         body=b'{"x":1}',
-        headers=(("x-custom", "yes"), ("host", "gw"), ("connection", "close")),
+        headers=(
+            ("x-custom", "yes"),
+            ("host", "gw"),
+            ("connection", "close"),
+            ("X-HTTP-Method-Override", "DELETE"),
+        ),
     )
-    answer = gateway().handle(sent, backend)
-    forward = backend.forwarded[0]
-    assert answer.status == 200
+    assert world.handle(sent, backend).status == 200
+    return backend.forwarded[0]
+
+
+def test_forwarding_keeps_suffix_query_method_body_and_headers_but_the_callers_credentials():
+    forward = _forward_post(gateway())
     assert forward.url == "https://orders.contoso.example/api/orders?a=1&b=two"
     assert (forward.method, forward.body) == ("POST", b'{"x":1}')
-    names = {name for name, _ in forward.headers}
-    assert {"x-custom", "authorization", "ocp-apim-subscription-key"} <= names
-    assert not names & {"host", "connection"}
+    names = {name.lower() for name, _ in forward.headers}
+    assert "x-custom" in names
+    assert not names & {"host", "connection"}  # hop-by-hop
+    # The stack's policy removes them (no hop here, so the caller's token goes too).
+    assert not names & {"authorization", "ocp-apim-subscription-key", "x-http-method-override"}
+
+
+def test_forwarding_keeps_the_key_and_token_when_no_policy_removes_them():
+    # APIM forwards what the caller sent unless a policy says otherwise; so does the emulator.
+    xml = api_policy()
+    for statement in (
+        '<set-header name="Ocp-Apim-Subscription-Key" exists-action="delete" />',
+        '<set-header name="Authorization" exists-action="delete" />',
+        '<set-query-parameter name="subscription-key" exists-action="delete" />',
+    ):
+        assert statement in xml
+        xml = xml.replace(statement, "")
+    forward = _forward_post(gateway(plan(api=xml)))
+    assert forward.url.endswith("?a=1&subscription-key=leaked&b=two")
+    names = {name.lower() for name, _ in forward.headers}
+    assert {"authorization", "ocp-apim-subscription-key"} <= names
 
 
 def test_backend_overrides_replace_the_backend_url_by_id():

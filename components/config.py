@@ -547,11 +547,23 @@ def parse_config(raw: Mapping[str, Any], stack: str, base_dir: Path | None = Non
     return config
 
 
+def _text_keys() -> frozenset[str]:
+    """The top-level keys whose value is text: a value such as `[draft]` there stays text."""
+    # pydantic keeps an Annotated field's constraints apart: its annotation is the bare type.
+    return frozenset(
+        field.alias or to_camel(name)
+        for name, field in StackConfig.model_fields.items()
+        if field.annotation is str
+    )
+
+
 def decode_values(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Pulumi hands structured config values over as JSON strings; decode those, keep scalars."""
+    """Pulumi hands structured config values over as JSON strings; decode those, keep scalars
+    (and keep text keys as text, whatever their first character)."""
+    text_keys = _text_keys()
     decoded: dict[str, Any] = {}
     for key, value in raw.items():
-        if isinstance(value, str) and value[:1] in ("{", "["):
+        if key not in text_keys and isinstance(value, str) and value[:1] in ("{", "["):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:

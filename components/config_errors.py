@@ -19,6 +19,15 @@ from pydantic.alias_generators import to_camel
 
 Loc = tuple[int | str, ...]
 
+# What the offline tools hand the program in place of a `secure:` value they cannot decrypt
+# (sandbox/program/stack_file.py); under the real CLI the program gets the plaintext. A value
+# refused for being this stand-in is said as such, with the way out.
+OFFLINE_SECRET = "[secret]"
+_OFFLINE_SECRET_HINT = (
+    "it is a secure: value the offline tools cannot decrypt, and this key's value is checked; "
+    "keep it in clear text in the stack file, or plan a copy with a clear value (--config-file)"
+)
+
 _SHAPES = {
     "tuple_type": "should be a list",
     "list_type": "should be a list",
@@ -81,6 +90,8 @@ def _shown(value: Any) -> str:
 
 
 def describe(error: Mapping[str, Any], root: type[BaseModel]) -> str:
+    if error.get("input") == OFFLINE_SECRET and error["type"] not in ("extra_forbidden", "missing"):
+        return _OFFLINE_SECRET_HINT
     kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])

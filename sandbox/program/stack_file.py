@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.config_errors import OFFLINE_SECRET
 from sandbox.errors import SandboxError
 from sandbox.program.go_yaml import GoTime, YamlError, go_json, load_yaml
 
 # workspace/project.go ProjectStack: the only top-level keys the CLI reads.
 STACK_FILE_KEYS = ("config", "encryptedkey", "encryptionsalt", "environment", "secretsprovider")
 # Offline, a `secure:` value nested in an object or list reads as this (it cannot be decrypted).
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = OFFLINE_SECRET  # config errors name it as such (components/config_errors.py)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,15 @@ true/false — never Python's None or pydantic's type names."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse_config
+from components.config import ConfigError, decode_values, parse_config
+from components.config_errors import OFFLINE_SECRET
 from tests.fixture_stacks import stack_document
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +73,34 @@ def test_a_misspelled_nested_key_suggests_the_key_it_resembles() -> None:
         "config secure-api-calls:gateway.publsherEmail: unknown key 'publsherEmail' "
         "(did you mean 'publisherEmail'?)"
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [("gateway", "publisherEmail"), ("namePrefix",), ("location",), ("apis", 0, "backendUrl")],
+)
+def test_a_secure_value_the_offline_tools_cannot_decrypt_is_named_as_such_with_the_way_out(
+    path: tuple[Any, ...],
+) -> None:
+    # The offline stand-in for a `secure:` value (sandbox/program/stack_file.py), in a key whose
+    # value is checked: the line says why it cannot pass offline, not that it is malformed.
+    raw = _with(_raw("dev"), path, OFFLINE_SECRET)
+    with pytest.raises(ConfigError) as refused:
+        parse_config(
+            decode_values(
+                {k: json.dumps(v) if not isinstance(v, str) else v for k, v in raw.items()}
+            ),
+            "dev",
+            ROOT,
+        )
+    message = str(refused.value)
+    assert "secure: value the offline tools cannot decrypt" in message
+    assert "--config-file" in message
+    assert "JSON" not in message
+
+
+def test_a_text_key_that_starts_like_json_stays_text() -> None:
+    assert decode_values({"namePrefix": "[draft", "apis": "[]"}) == {
+        "namePrefix": "[draft",
+        "apis": [],
+    }

@@ -11,6 +11,17 @@ REQS   := requirements.txt requirements-dev.txt requirements-tools.txt policies/
           consumer/requirements.txt pyproject.toml
 PIP    := $(PY) -m pip --disable-pip-version-check
 
+# `make plan STACK=` would pass the next option as the stack name: refuse it in one line.
+STACK_TARGETS := preview plan check diff base-plan rehearse serve scan
+ifneq ($(filter $(STACK_TARGETS),$(MAKECMDGOALS)),)
+ifeq ($(strip $(STACK)),)
+$(error STACK is empty: name a stack, e.g. make $(firstword $(MAKECMDGOALS)) STACK=dev)
+endif
+ifeq ($(strip $(PROJECT_DIR)),)
+$(error PROJECT_DIR is empty: leave it out (the stack's project) or give PROJECT_DIR=bootstrap)
+endif
+endif
+
 # The user's own stacks (every Pulumi.<stack>.yaml here and in bootstrap/), for check-stacks.
 STACKS           := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 BOOTSTRAP_STACKS := $(patsubst bootstrap/Pulumi.%.yaml,%,$(wildcard bootstrap/Pulumi.*.yaml))

@@ -39,3 +39,13 @@ def test_help_lists_the_two_readme_commands_and_check_stacks() -> None:
     assert result.returncode == 0
     for target in ("make rehearse STACK=dev", "make test", "make check-stacks"):
         assert target in result.stdout
+
+
+def test_an_empty_stack_or_project_dir_stops_before_anything_runs_naming_the_fix() -> None:
+    empty_stack = make("plan", "STACK=")
+    assert empty_stack.returncode == 2
+    assert "STACK is empty: name a stack, e.g. make plan STACK=dev" in empty_stack.stderr
+    assert empty_stack.stdout == ""
+    empty_dir = make("check", "PROJECT_DIR=")
+    assert empty_dir.returncode == 2
+    assert "PROJECT_DIR is empty" in empty_dir.stderr

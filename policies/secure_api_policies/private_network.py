@@ -43,6 +43,7 @@ VNET = "azure-native:network:VirtualNetwork"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
 ZONE_LINK = "azure-native:privatedns:VirtualNetworkLink"
+PRIVATE_ZONE = "azure-native:privatedns:PrivateZone"
 VAULT = "azure-native:keyvault:Vault"
 WEB_APP = "azure-native:web:WebApp"
 SERVICE = "azure-native:apimanagement:ApiManagementService"
@@ -83,11 +84,20 @@ def _in_stack_vnet(subnet_id: Any, vnets: set[str]) -> bool | None:
     return vnet_in(subnet_id) in vnets
 
 
-def _linked_to_stack(link: StackResource, vnets: set[str]) -> bool:
+def _linked_to_stack(
+    link: StackResource, vnets: set[str], resources: Sequence[StackResource]
+) -> bool:
     vnet_id = get_path(link.props, "virtualNetwork", "id")
     if is_opaque(vnet_id):
         return True  # unknown at preview: the engine knows it is the stack's (dependency)
-    return isinstance(vnet_id, str) and vnet_in(vnet_id) in vnets
+    if not isinstance(vnet_id, str):
+        return False
+    named = vnet_in(vnet_id)
+    if named is not None:
+        return named in vnets  # by value: the ID names the VNet
+    # An ID that names no VNet (a harness's mock ID): by dependency on one of the stack's.
+    stack_vnets = {v.urn for v in of_type(resources, VNET)}
+    return bool(stack_vnets & set(link.property_dependencies.get("virtualNetwork", ())))
 
 
 def equals(value: Any, expected: str) -> bool | None:
@@ -153,12 +163,25 @@ def _zone_groups_of(endpoint: StackResource, resources: Sequence[StackResource])
     ]
 
 
-def _registers_in_vault_zone(group: StackResource) -> bool:
+def _registers_in_vault_zone(group: StackResource, resources: Sequence[StackResource]) -> bool:
+    """By value: a zone ID that names a private DNS zone decides. An ID that names none (a
+    harness's mock ID) is judged by dependency: on the stack's own privatelink.vaultcore zone."""
+    vault_zones = {
+        zone.urn
+        for zone in of_type(resources, PRIVATE_ZONE)
+        if known(zone.props.get("privateZoneName")) == VAULT_ZONE
+    }
+    depends = bool(vault_zones & set(group.property_dependencies.get("privateDnsZoneConfigs", ())))
     for config in group.props.get("privateDnsZoneConfigs") or []:
         zone_id = config.get("privateDnsZoneId") if isinstance(config, dict) else None
-        if is_opaque(zone_id) or (
-            isinstance(zone_id, str) and zone_id.lower().endswith(f"/privatednszones/{VAULT_ZONE}")
-        ):
+        if is_opaque(zone_id):
+            return True
+        if not isinstance(zone_id, str):
+            continue
+        if "/privatednszones/" in zone_id.lower():
+            if zone_id.lower().endswith(f"/privatednszones/{VAULT_ZONE}"):
+                return True
+        elif depends:
             return True
     return False
 
@@ -168,7 +191,8 @@ def vault_private_endpoint(resources: Sequence[StackResource]) -> list[Violation
         return []
     vnets = _vnet_names(resources)
     linked = any(
-        known(link.props.get("privateZoneName")) == VAULT_ZONE and _linked_to_stack(link, vnets)
+        known(link.props.get("privateZoneName")) == VAULT_ZONE
+        and _linked_to_stack(link, vnets, resources)
         for link in of_type(resources, ZONE_LINK)
     )
     found = []
@@ -193,7 +217,7 @@ def vault_private_endpoint(resources: Sequence[StackResource]) -> list[Violation
             )
             continue
         registered = any(
-            _registers_in_vault_zone(group)
+            _registers_in_vault_zone(group, resources)
             for endpoint in endpoints
             for group in _zone_groups_of(endpoint, resources)
         )

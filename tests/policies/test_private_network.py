@@ -226,3 +226,38 @@ def test_a_value_unknown_at_preview_is_reported_as_unverifiable(prod_plan: Plan)
 
     found = mandatory(edited(prod_plan, {"storefront-site": unknown}))
     assert any("cannot be verified" in m for m in found["private-network-web-apps"])
+
+
+def _mock_zone_id(props: dict[str, Any]) -> None:
+    props["privateDnsZoneConfigs"][0]["privateDnsZoneId"] = "network-zone-vaultcore_id"
+
+
+def _mock_vnet_id(props: dict[str, Any]) -> None:
+    props["virtualNetwork"]["id"] = "network-vnet_id"
+
+
+def _no_dependencies(plan: Plan, name: str) -> Plan:
+    copied = copy.deepcopy(plan)
+    for resource in copied["resources"]:
+        if resource["name"] == name:
+            resource["propertyDependencies"] = {}
+            resource["dependencies"] = []
+    return copied
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "expected"),
+    [
+        ("key-vault-endpoint-dns", _mock_zone_id, "no DNS zone group"),
+        ("network-zone-vaultcore-link", _mock_vnet_id, "is not linked to the stack's VNet"),
+    ],
+)
+def test_an_id_that_names_no_zone_or_vnet_is_judged_by_its_dependency(
+    prod_plan: Plan, name: str, edit: Edit, expected: str
+) -> None:
+    # A harness's mocks give IDs such as "<name>_id": the link to the stack's own zone or VNet
+    # is then the dependency the engine records, not the ID's shape.
+    mocked = edited(prod_plan, {name: edit})
+    assert "private-network-key-vault-endpoint" not in mandatory(mocked)
+    (message,) = mandatory(_no_dependencies(mocked, name))["private-network-key-vault-endpoint"]
+    assert expected in message

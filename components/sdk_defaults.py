@@ -101,6 +101,48 @@ DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
         SdkDefault("enable_ddos_protection", False, frozenset(), "ARM's default: no DDoS plan"),
         SdkDefault("enable_vm_protection", False, frozenset(), "ARM's default (deprecated flag)"),
     ),
+    # What the rest of the stack sends (tests/components/test_sdk_defaults.py finds every
+    # azure-native type in the fixture plans and fails on one missing here).
+    "azure-native:apimanagement:Api": (),
+    "azure-native:apimanagement:ApiDiagnostic": (),
+    "azure-native:apimanagement:ApiOperation": (),
+    "azure-native:apimanagement:ApiOperationPolicy": (
+        SdkDefault("format", "xml", frozenset(), "the program sets format xml itself"),
+    ),
+    "azure-native:apimanagement:ApiPolicy": (
+        SdkDefault("format", "xml", frozenset(), "the program sets format xml itself"),
+    ),
+    "azure-native:apimanagement:Backend": (),
+    "azure-native:apimanagement:Logger": (),
+    "azure-native:apimanagement:NamedValue": (),
+    "azure-native:apimanagement:Subscription": (),
+    "azure-native:applicationinsights:Component": (
+        # learn.microsoft.com/azure/azure-monitor/app/create-workspace-resource: a
+        # workspace-based component; these are the REST API's own defaults.
+        SdkDefault("application_type", "web", frozenset(), "ARM's default; the program sets it"),
+        SdkDefault("flow_type", "Bluefield", frozenset(), "ARM's default (created by REST)"),
+        SdkDefault("ingestion_mode", "LogAnalytics", frozenset(), "workspace-based, as chosen"),
+        SdkDefault("request_source", "rest", frozenset(), "ARM's default (created by REST)"),
+        # Telemetry ingestion and query stay public even with network: private (App Insights
+        # private link is out of scope: docs/private-network.md, "Left out").
+        SdkDefault("public_network_access_for_ingestion", "Enabled", frozenset(), "ARM's default"),
+        SdkDefault("public_network_access_for_query", "Enabled", frozenset(), "ARM's default"),
+    ),
+    "azure-native:authorization:RoleAssignment": (
+        # Never sent: the program sets principalType on every assignment, since ARM refuses
+        # "User" for a service principal (UnmatchedPrincipalType, Azure/modern-web-app-pattern-
+        # dotnet#129); preflight rule 43 fails a plan that lets this default through.
+        SdkDefault("principal_type", "User", frozenset(), "always overridden by the program"),
+    ),
+    "azure-native:keyvault:Secret": (),
+    "azure-native:keyvault:Vault": (),
+    "azure-native:monitor:DiagnosticSetting": (),
+    "azure-native:operationalinsights:Workspace": (),
+    "azure-native:resources:ResourceGroup": (),
+    "azure-native:web:AppServicePlan": (),
+    "azure-native:web:WebAppApplicationSettings": (),
+    "azure-native:web:WebAppFtpAllowed": (),
+    "azure-native:web:WebAppScmAllowed": (),
     "azure-native:network:NetworkSecurityGroup": (),
     "azure-native:network:PublicIPAddress": (),
     "azure-native:network:PrivateEndpoint": (),
@@ -109,9 +151,10 @@ DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
     "azure-native:privatedns:VirtualNetworkLink": (),
 }
 
-# Defaults the SDK fills into nested argument classes the private network sends, keyed by the
-# class (module.Class). They travel inside a resource's inputs, so they are decided here too;
-# tests/components/test_sdk_defaults.py reads each class's __init__ the same way.
+# Defaults the SDK fills into the nested argument classes the program builds, keyed by the class
+# (module.Class). They travel inside a resource's inputs, so they are decided here too;
+# tests/components/test_sdk_defaults.py finds every such class the components name and reads
+# each one's __init__ the same way.
 NESTED_DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
     "network.SubnetArgs": (
         # ARM's own defaults (Microsoft.Network subnets): endpoint network policies off,
@@ -122,6 +165,38 @@ NESTED_DEFAULTS: Mapping[str, tuple[SdkDefault, ...]] = {
             "private_link_service_network_policies", "Enabled", frozenset(), "ARM's default"
         ),
     ),
+    "web.SiteConfigArgs": (
+        SdkDefault("http20_enabled", True, frozenset(), "the program sets HTTP/2 on itself"),
+        SdkDefault("local_my_sql_enabled", False, frozenset(), "ARM's default: no MySQL in app"),
+        # A Windows .NET Framework setting; a Linux site ignores it (ARM's own default).
+        SdkDefault("net_framework_version", "v4.6", frozenset(), "ARM's default; Linux ignores"),
+    ),
+    "web.ManagedServiceIdentityArgs": (),
+    "web.SkuDescriptionArgs": (),
+    "keyvault.VaultPropertiesArgs": (
+        # Each is ARM's own default for a new vault; the program sets RBAC on, and public access
+        # and soft delete as the stack's keyVault config says (preflight rule 40 refuses an
+        # explicit enableSoftDelete false).
+        SdkDefault("enable_rbac_authorization", False, frozenset(), "the program sets true"),
+        SdkDefault("enable_soft_delete", True, frozenset(), "ARM's default"),
+        SdkDefault("enabled_for_deployment", False, frozenset(), "ARM's default"),
+        SdkDefault("enabled_for_disk_encryption", False, frozenset(), "ARM's default"),
+        SdkDefault("enabled_for_template_deployment", False, frozenset(), "ARM's default"),
+        SdkDefault("public_network_access", "enabled", frozenset(), "ARM's default"),
+        SdkDefault("soft_delete_retention_in_days", 90, frozenset(), "ARM's default"),
+    ),
+    "keyvault.SecretPropertiesArgs": (),
+    "keyvault.SkuArgs": (),
+    "apimanagement.ApiManagementServiceIdentityArgs": (),
+    "apimanagement.ApiManagementServiceSkuPropertiesArgs": (),
+    "apimanagement.BackendTlsPropertiesArgs": (
+        SdkDefault("validate_certificate_chain", True, frozenset(), "rule 20 requires it"),
+        SdkDefault("validate_certificate_name", True, frozenset(), "rule 20 requires it"),
+    ),
+    "apimanagement.ParameterContractArgs": (),
+    "apimanagement.SamplingSettingsArgs": (),
+    "operationalinsights.WorkspaceSkuArgs": (),
+    "monitor.DiagnosticsLogSettingsArgs": (),
     "network.AddressSpaceArgs": (),
     "network.DelegationArgs": (),
     "network.NetworkSecurityGroupArgs": (),

@@ -3,38 +3,48 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi_azure_native import apimanagement, keyvault, network, privatedns, web
+from pulumi_azure_native import apimanagement, network
 
 from components import sdk_defaults
 from components.config import Gateway as GatewayConfig
 from tests.plan_helpers import named
 
-# The resource classes whose defaults the table decides, by the type token the engine sees.
-CLASSES: dict[str, type[pulumi.CustomResource]] = {
-    sdk_defaults.APIM_SERVICE: apimanagement.ApiManagementService,
-    "azure-native:web:WebApp": web.WebApp,
-    "azure-native:network:VirtualNetwork": network.VirtualNetwork,
-    "azure-native:network:NetworkSecurityGroup": network.NetworkSecurityGroup,
-    "azure-native:network:PublicIPAddress": network.PublicIPAddress,
-    "azure-native:network:PrivateEndpoint": network.PrivateEndpoint,
-    "azure-native:network:PrivateDnsZoneGroup": network.PrivateDnsZoneGroup,
-    "azure-native:privatedns:PrivateZone": privatedns.PrivateZone,
-    "azure-native:privatedns:VirtualNetworkLink": privatedns.VirtualNetworkLink,
-    "azure-native:web:WebAppAuthSettingsV2": web.WebAppAuthSettingsV2,
-}
-_MODULES = {
-    "network": network,
-    "privatedns": privatedns,
-    "keyvault": keyvault,
-    "web": web,
-    "apimanagement": apimanagement,
-}
+ROOT = Path(__file__).resolve().parents[2]
+# The nested argument classes a component builds, as written in its source: `web.SiteConfigArgs(`.
+_ARGS_USE = re.compile(r"\b(\w+)\.([A-Z]\w*Args)\(")
+_SDK_IMPORT = re.compile(r"^from pulumi_azure_native import (?:\(([^)]*)\)|(.+)$)", re.MULTILINE)
+
+
+def built_args_classes(source: str) -> set[str]:
+    """`module.Class` of every azure-native Args class a component's source constructs."""
+    names = [group for match in _SDK_IMPORT.findall(source) for group in match if group]
+    modules = {m.strip() for text in names for m in text.split(",") if m.strip()}
+    return {f"{m}.{cls}" for m, cls in _ARGS_USE.findall(source) if m in modules}
+
+
+def resource_class(token: str) -> type[pulumi.CustomResource]:
+    """The SDK class behind a type token (azure-native:web:WebApp: web.WebApp)."""
+    _, module, name = token.split(":")
+    cls: type[pulumi.CustomResource] = getattr(
+        importlib.import_module(f"pulumi_azure_native.{module}"), name
+    )
+    return cls
+
+
+def args_class(name: str) -> type:
+    module, cls = name.split(".")
+    found: type = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), cls)
+    return found
+
+
 _FILLED = re.compile(r"^\s*if (\w+) is None:\n\s*\1 = (.+)$", re.MULTILINE)
 
 
@@ -44,9 +54,9 @@ def sdk_filled_defaults(cls: type[pulumi.CustomResource]) -> dict[str, Any]:
     return {prop: ast.literal_eval(value) for prop, value in _FILLED.findall(source)}
 
 
-@pytest.mark.parametrize("token", sorted(CLASSES))
+@pytest.mark.parametrize("token", sorted(sdk_defaults.DEFAULTS))
 def test_every_default_the_installed_sdk_fills_in_is_decided_in_the_table(token: str) -> None:
-    found = sdk_filled_defaults(CLASSES[token])
+    found = sdk_filled_defaults(resource_class(token))
     decided = {d.prop: d.value for d in sdk_defaults.DEFAULTS[token]}
     new = {p: v for p, v in found.items() if p not in decided}
     assert not new, (
@@ -69,8 +79,7 @@ def args_filled_defaults(cls: type) -> dict[str, Any]:
 def test_every_default_a_nested_argument_class_fills_in_is_decided_in_the_table(
     name: str,
 ) -> None:
-    module, cls = name.split(".")
-    found = args_filled_defaults(getattr(_MODULES[module], cls))
+    found = args_filled_defaults(args_class(name))
     decided = {d.prop: d.value for d in sdk_defaults.NESTED_DEFAULTS[name]}
     assert found == decided, f"{name}: the SDK fills in {found}; the table decides {decided}"
 
@@ -91,8 +100,29 @@ def test_the_source_reader_finds_the_defaults_research_listed() -> None:
     assert len(found) == 7
 
 
-def test_every_table_type_has_a_class_the_test_reads() -> None:
-    assert set(sdk_defaults.DEFAULTS) == set(CLASSES)
+def test_every_azure_type_the_plans_send_has_its_defaults_decided(
+    dev_plan: dict[str, Any], prod_plan: dict[str, Any]
+) -> None:
+    sent = {
+        r["type"]
+        for plan in (dev_plan, prod_plan)
+        for r in plan["resources"]
+        if r["type"].startswith("azure-native:")
+    }
+    missing = sorted(sent - set(sdk_defaults.DEFAULTS))
+    assert not missing, f"decide the SDK defaults of {missing} in components/sdk_defaults.py"
+
+
+def test_every_nested_argument_class_the_components_build_has_its_defaults_decided() -> None:
+    built = set().union(
+        *(
+            built_args_classes(p.read_text(encoding="utf-8"))
+            for p in (ROOT / "components").glob("*.py")
+        )
+    )
+    assert "web.SiteConfigArgs" in built  # the reader finds what every Web App sends
+    missing = sorted(built - set(sdk_defaults.NESTED_DEFAULTS))
+    assert not missing, f"decide the SDK defaults of {missing} in components/sdk_defaults.py"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

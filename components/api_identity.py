@@ -75,7 +75,7 @@ class ApiIdentity(pulumi.ComponentResource):
         registration = azuread.ApplicationRegistration(
             f"{name}-registration",
             display_name=args.display_name,
-            description=f"Represents the {api.display_name} API behind API Management.",
+            description=f"Represents {api.display_name} behind API Management.",
             sign_in_audience="AzureADMyOrg",
             requested_access_token_version=api.token_version,
             implicit_access_token_issuance_enabled=False,

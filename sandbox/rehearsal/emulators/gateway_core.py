@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from components.gateway_policy import Base, PolicyDocument, Statement
 from sandbox.apim_answers import INVALID_KEY, MISSING_KEY, NO_OPERATION
@@ -110,6 +110,22 @@ def _compose(section: str, scopes: tuple[PolicyDocument | None, ...]) -> tuple[S
     for statement in getattr(inner, section):
         result.extend(_compose(section, outer) if isinstance(statement, Base) else [statement])
     return tuple(result)
+
+
+def _ambiguous_path(raw_path: str) -> bool:
+    """[choice] A path whose segments a server could read two ways is matched to nothing: an
+    empty segment (`//orders`), a segment that is or decodes to `.` or `..`, or one holding an
+    encoded slash. APIM documents none of these; the gateway must not route by one reading
+    while the backend (or httpx, which removes dot segments) acts on another. `verify` sends
+    `%2E%2E` to the deployed gateway and accepts only a refusal there."""
+    segments = raw_path.split("?", 1)[0].removeprefix("/").split("/")
+    for index, segment in enumerate(segments):
+        decoded = unquote(segment)
+        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
+            return True
+        if not segment and index < len(segments) - 1:  # a trailing slash is matched as is
+            return True
+    return False
 
 
 def _template_regex(template: str) -> tuple[re.Pattern[str], int]:
@@ -230,6 +246,8 @@ class Gateway:
     # --- the pipeline ------------------------------------------------------------------------
 
     def handle(self, request: GatewayRequest, send: Sender) -> GatewayResponse:
+        if _ambiguous_path(request.path):
+            return error_response(404, NO_OPERATION, "empty, dot or encoded-slash path segment")
         found = self._api_for(request.path)
         if found is None:
             # [choice] The facts file captures only this 404 text; used for unknown APIs too.

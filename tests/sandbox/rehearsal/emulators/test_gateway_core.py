@@ -284,6 +284,35 @@ def test_operations_match_by_method_and_whole_template(method, path, status):
     assert gateway().handle(request(method, path, bearer=token()), Backend()).status == status
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//orders/orders",
+        "/orders//orders",
+        "/orders/orders/..",
+        "/orders/orders/.",
+        "/orders/orders/%2e%2e",
+        "/orders/orders/%2E%2E/x",
+        "/orders/orders/..%2f..%2fadmin",
+        "/orders/orders/a%2Fb",
+        "/orders/orders/a%5Cb",
+    ],
+)
+def test_a_path_a_server_could_read_two_ways_matches_no_operation(path):
+    # Otherwise `{orderId}` takes `..`, and the forwarder (httpx removes dot segments) calls
+    # a backend route no operation declares.
+    backend = Backend()
+    answer = gateway().handle(request("GET", path, bearer=token()), backend)
+    assert (answer.status, message(answer)) == (404, NO_OPERATION)
+    assert answer.header(REASON_HEADER) == "empty, dot or encoded-slash path segment"
+    assert backend.forwarded == []
+
+
+def test_a_segment_with_dots_inside_is_an_ordinary_value():
+    answer = gateway().handle(request("GET", "/orders/orders/v1.2..3", bearer=token()), Backend())
+    assert answer.status == 200
+
+
 def test_the_most_literal_template_and_the_longest_api_path_win():
     world = with_resource(
         plan(),

@@ -232,53 +232,64 @@ def _declare(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
     }
     # Each key secret waits for the subscription that accepts its key (created further down).
     accepted = {pair: Later() for pair in keys}
-    vault = SubscriptionKeyVault(
-        "key-vault",
-        KeyVaultArgs(
-            config=config.key_vault,
-            vault_name=names.key_vault,
-            resource_group_name=rg_name,
-            location=config.location,
-            tenant_id=tenant_id,
-            subscription_id=subscription_id,
-            keys=tuple(
-                StoredKey(
-                    naming.key_secret_name(api, consumer),
-                    pair.primary,
-                    expires=expires,
-                    after=accepted[(api, consumer)].resources,
+    # The vault and the plan exist for the consumers: a stack without any (APIs only developers
+    # call) creates neither, so it pays for no idle App Service plan.
+    vault = (
+        None
+        if not config.consumers
+        else SubscriptionKeyVault(
+            "key-vault",
+            KeyVaultArgs(
+                config=config.key_vault,
+                vault_name=names.key_vault,
+                resource_group_name=rg_name,
+                location=config.location,
+                tenant_id=tenant_id,
+                subscription_id=subscription_id,
+                keys=tuple(
+                    StoredKey(
+                        naming.key_secret_name(api, consumer),
+                        pair.primary,
+                        expires=expires,
+                        after=accepted[(api, consumer)].resources,
+                    )
+                    for (api, consumer), pair in keys.items()
+                ),
+                endpoint=VaultEndpoint(
+                    net.subnet_ids["privateEndpoints"],
+                    VAULT_ZONE,
+                    net.zone_ids[VAULT_ZONE],
+                    (net.vnet,),
                 )
-                for (api, consumer), pair in keys.items()
+                if net
+                else None,
+                tags=tags,
+                depends_on=placed_after,
             ),
-            endpoint=VaultEndpoint(
-                net.subnet_ids["privateEndpoints"],
-                VAULT_ZONE,
-                net.zone_ids[VAULT_ZONE],
-                (net.vnet,),
-            )
-            if net
-            else None,
-            tags=tags,
-            depends_on=placed_after,
-        ),
+        )
     )
 
-    hosting = Hosting(
-        "hosting",
-        HostingArgs(
-            config=config.app_service_plan,
-            plan_name=names.app_service_plan,
-            resource_group_name=rg_name,
-            location=config.location,
-            vnet_integration=net is not None,
-            tags=tags,
-            depends_on=placed_after,
-        ),
+    hosting = (
+        None
+        if not config.consumers
+        else Hosting(
+            "hosting",
+            HostingArgs(
+                config=config.app_service_plan,
+                plan_name=names.app_service_plan,
+                resource_group_name=rg_name,
+                location=config.location,
+                vnet_integration=net is not None,
+                tags=tags,
+                depends_on=placed_after,
+            ),
+        )
     )
 
     apps: dict[str, ConsumerApp] = {}
     consumer_exports: dict[str, Any] = {}
     for consumer in config.consumers:
+        assert vault is not None and hosting is not None  # created whenever there are consumers
         calls = tuple(
             ApiCallSettings(
                 api=call.api,
@@ -410,7 +421,7 @@ def _declare(config: StackConfig, stack: str, base_dir: Path) -> dict[str, Any]:
         "resourceGroupName": rg_name,
         "gatewayServiceName": gateway.service_name,
         "gatewayUrl": gateway.gateway_url,
-        "keyVaultUri": vault.vault_uri,
+        "keyVaultUri": vault.vault_uri if vault else None,
         "apis": api_exports,
         "consumers": consumer_exports,
     }

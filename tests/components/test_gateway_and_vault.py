@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.gateway import HARDENING
+from sandbox.plan.model import plan_stack
+from tests.fixture_stacks import stack_document
 from tests.plan_helpers import named, of_type
 
 
@@ -85,3 +90,19 @@ def test_the_program_calls_no_function_that_reads_a_secret(dev_plan: dict[str, A
             text = path.read_text(encoding="utf-8")
             assert "listSubscriptionSecrets" not in text, path
             assert "list_subscription_secrets" not in text, path
+
+
+def test_a_stack_without_consumers_creates_no_vault_and_no_app_service_plan(
+    tmp_path: Path,
+) -> None:
+    # APIs only developers call: nothing would run on the plan or read from the vault.
+    document = stack_document("dev")
+    document["config"]["secure-api-calls:consumers"] = []
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    plan = plan_stack("dev", config_file=path)
+    types = {r["type"] for r in plan["resources"]}
+    assert "azure-native:keyvault:Vault" not in types
+    assert "azure-native:web:AppServicePlan" not in types
+    assert "azure-native:apimanagement:Api" in types  # the APIs themselves are still there
+    assert plan["outputs"].get("keyVaultUri") is None

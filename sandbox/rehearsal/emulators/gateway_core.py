@@ -225,7 +225,8 @@ class Gateway:
         query = [
             v for k, v in parse_qsl(request.query, keep_blank_values=True) if k == api.key_query
         ]
-        # The query is read only when the header is absent. [choice] An empty header is absent.
+        # The query is read only when the header is absent. [choice] An empty header is absent;
+        # of several key headers the first non-empty one is judged (APIM documents neither).
         key = header[0] if header else (query[0] if query else "")
         if not key:
             realm = f"{request.gateway_url.rstrip('/')}/{api.path}"

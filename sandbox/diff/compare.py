@@ -183,7 +183,8 @@ def _touches(path: str, secrets: Iterable[str]) -> bool:
 
 def _secret_paths(flat: Mapping[str, Any], masked: Iterable[str], prefix: str) -> set[str]:
     found = {path for path, value in flat.items() if value == SECRET}
-    found.update(m[len(prefix) :] for m in masked if m.startswith(prefix))
+    # `masked` is a list of strings in a loaded plan (sandbox.plan.model.validate_plan).
+    found.update(m[len(prefix) :] for m in masked if isinstance(m, str) and m.startswith(prefix))
     return found
 
 

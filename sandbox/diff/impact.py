@@ -19,7 +19,17 @@ from typing import Any
 from sandbox.diff.impact_azure import AZURE_RULES
 from sandbox.diff.impact_keys import KEY_RULES
 from sandbox.diff.model import Change, Consequence
-from sandbox.diff.names import Names, Resource, Said, field, get, owner, owner_label, short
+from sandbox.diff.names import (
+    Names,
+    Resource,
+    Said,
+    field,
+    get,
+    ident,
+    owner,
+    owner_label,
+    short,
+)
 
 Triple = tuple[Change, Resource | None, Resource | None]
 
@@ -121,7 +131,7 @@ def _registration(ch: Change, old: Resource | None, new: Resource | None, n: Nam
 
 def _app_role(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
     api, value = owner_label(old, new), get(new or old, "inputs", "value")
-    holders = ", ".join(n.holding(owner(old), get(old, "inputs", "value"))) if old else ""
+    holders = ", ".join(n.holding(owner(old), ident(old, "inputs", "value"))) if old else ""
     who = f" ({holders})" if holders else ""
     if ch.kind == "delete":
         return [
@@ -157,9 +167,10 @@ def _app_role(ch: Change, old: Resource | None, new: Resource | None, n: Names) 
                 True,
             )
         )
-    kinds = get(new, "inputs", "allowedMemberTypes") or []
+    kinds = get(new, "inputs", "allowedMemberTypes")
     if (
         ch.kind == "update"
+        and isinstance(kinds, list)  # unknown or not a list: the plan cannot tell
         and "Application" not in kinds
         and any(f.path == "allowedMemberTypes" for f in ch.fields)
     ):

@@ -15,13 +15,24 @@ from collections.abc import Callable
 
 from components.naming import VERIFICATION
 from sandbox.diff.model import Change
-from sandbox.diff.names import Names, Resource, Said, get, owner
+from sandbox.diff.names import Names, Resource, Said, members, owner
 
 
 def _key_slot(ch: Change, old: Resource | None, new: Resource | None, n: Names) -> Said:
     if ch.kind != "replace" or old is None or new is None:
         return []  # created or deleted with its subscription, whose own rule speaks
-    was, now = get(old, "inputs", "keepers") or {}, get(new, "inputs", "keepers") or {}
+    was, now = members(old, "inputs", "keepers"), members(new, "inputs", "keepers")
+    if was is None or now is None:
+        # "<unknown>" (hand-made plans) or not an object: which slot of which subscription
+        # is remade cannot be told, and a new password is a new subscription key.
+        return [
+            (
+                f"subscription key {ch.label} of {owner(new)} is regenerated, and the plan does "
+                "not say which slot (its keepers are unknown): review whether the key its "
+                "consumer holds stops working.",
+                True,
+            )
+        ]
     if was.get("sid") != now.get("sid"):
         return []  # another subscription: the Subscription's replacement says it
     sid, slot = str(now.get("sid") or owner(new)), str(now.get("slot"))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 SECRET = "[secret]"  # the plan's mask (sandbox.program.runner.SECRET); repeated so this stays pure
+# What a hand-made plan holds where a value is not known until deployment (docs/plan-format.md).
+UNKNOWN = "<unknown>"
 Kind = Literal["create", "update", "replace", "delete"]
 
 

@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
 from components.naming import slug
-from sandbox.diff.model import SECRET, Change
+from sandbox.diff.model import SECRET, UNKNOWN, Change
 
 Resource = Mapping[str, Any]
 Said = list[tuple[str, bool]]  # (message, critical) as the rules return them
@@ -41,10 +41,28 @@ def owner_label(old: Resource | None, new: Resource | None) -> str:
 
 
 def get(res: Resource | None, part: str, *path: str) -> Any:
+    """The value at `part.path`, any JSON value (for display); None where the path ends."""
     value: Any = res.get(part, {}) if res else {}
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     return value
+
+
+def ident(res: Resource | None, part: str, *path: str) -> str | None:
+    """An ID or name the diff looks things up by, or None when the plan cannot tell: the value
+    is missing, unknown (`"<unknown>"` in hand-made plans, docs/plan-format.md), masked, or not a
+    string at all. Lookups never see a list or an object (they are not hashable)."""
+    value = get(res, part, *path)
+    if not isinstance(value, str) or not value or value in (UNKNOWN, SECRET):
+        return None
+    return value
+
+
+def members(res: Resource | None, part: str, *path: str) -> Mapping[str, Any] | None:
+    """An object-valued input (RandomPassword keepers), or None when it is unknown or not an
+    object."""
+    value = get(res, part, *path)
+    return value if isinstance(value, dict) else None
 
 
 def any_of(roles: Iterable[str]) -> str:
@@ -68,15 +86,15 @@ class Names:
         everything = [*base["resources"], *head["resources"]]
         for res in everything:
             kind, whose = short(res["type"]), owner(res)
-            identity = get(res, "outputs", "identity", "principalId")
+            identity = ident(res, "outputs", "identity", "principalId")
             if kind == "WebApp" and identity:
                 self.principals[identity] = f"consumer {whose}"
             elif kind == "ApiManagementService" and identity:
                 self.principals[identity] = "the gateway"
-            elif kind == "ApplicationAppRole":
-                self.roles[get(res, "inputs", "roleId")] = (whose, get(res, "inputs", "value"))
-            elif kind == "ServicePrincipal" and get(res, "outputs", "objectId"):
-                self.apis[get(res, "outputs", "objectId")] = whose
+            elif kind == "ApplicationAppRole" and (role_id := ident(res, "inputs", "roleId")):
+                self.roles[role_id] = (whose, ident(res, "inputs", "value") or "(unknown role)")
+            elif kind == "ServicePrincipal" and (object_id := ident(res, "outputs", "objectId")):
+                self.apis[object_id] = whose
         for res in everything:  # group names need the role values learned above
             if short(res["type"]) == "AppRoleAssignment" and ":ApiIdentity$" in res["urn"]:
                 self._learn_group(res)
@@ -86,25 +104,30 @@ class Names:
 
     def _learn_group(self, res: Resource) -> None:
         # ApiIdentity names developer grants f"{api}-group-{group}-{slug(role)}".
-        oid = get(res, "inputs", "principalObjectId")
-        prefix, role = f"{owner(res)}-group-", self.roles.get(get(res, "inputs", "appRoleId"))
+        oid, role_id = ident(res, "inputs", "principalObjectId"), ident(res, "inputs", "appRoleId")
+        prefix, role = f"{owner(res)}-group-", self.roles.get(role_id) if role_id else None
         name = str(res["name"])
         if oid and role and name.startswith(prefix):
-            group = name[len(prefix) :].removesuffix(f"-{slug(role[1] or '')}")
+            group = name[len(prefix) :].removesuffix(f"-{slug(role[1])}")
             self.principals.setdefault(oid, f"developer group {group}")
 
     def principal(self, object_id: Any) -> str:
-        return self.principals.get(object_id, f"principal {object_id}")
+        known = self.principals.get(object_id) if isinstance(object_id, str) else None
+        return known or f"principal {object_id}"
 
     def grant(self, res: Resource) -> tuple[str, str, str]:
         """(principal, api, role value) of an AppRoleAssignment."""
         ins = res["inputs"]
+        role_id, api_id = (
+            ident(res, "inputs", "appRoleId"),
+            ident(res, "inputs", "resourceObjectId"),
+        )
         unknown = (
             f"service principal {ins.get('resourceObjectId')}",
             f"role ID {ins.get('appRoleId')}",
         )
-        api, value = self.roles.get(ins.get("appRoleId"), unknown)
-        api = self.apis.get(ins.get("resourceObjectId"), api)
+        api, value = self.roles.get(role_id, unknown) if role_id else unknown
+        api = self.apis.get(api_id, api) if api_id else api
         return self.principal(ins.get("principalObjectId")), api, value
 
     def _holders(self, plan: Mapping[str, Any]) -> dict[str, dict[str, set[str]]]:
@@ -115,7 +138,9 @@ class Names:
                 held[api][who].add(role)
         return held
 
-    def holding(self, api: str, role: str) -> list[str]:
+    def holding(self, api: str, role: str | None) -> list[str]:
+        if role is None:
+            return []  # the role's value is unknown: nobody can be named
         return sorted(who for who, roles in self.before.get(api, {}).items() if role in roles)
 
     def losing(self, api: str, old: frozenset[str], new: frozenset[str]) -> list[str]:
@@ -130,7 +155,7 @@ def _slots_remade(base: Mapping[str, Any], head: Mapping[str, Any]) -> dict[str,
 
     def slots(plan: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
         return {
-            (owner(res), str(get(res, "inputs", "keepers", "slot"))): res.get("inputs")
+            (owner(res), str(ident(res, "inputs", "keepers", "slot"))): res.get("inputs")
             for res in plan["resources"]
             if short(res["type"]) == "RandomPassword"
         }

@@ -139,6 +139,9 @@ def validate_plan(plan: Any, where: str, hint: str = MAKE_PLAN) -> None:
         raise bad("'resources' is missing or not a list")
     if not isinstance(plan.get("outputs", {}), dict):
         raise bad("'outputs' is not an object")
+    masked = plan.get("masked", [])
+    if not isinstance(masked, list) or not all(isinstance(path, str) for path in masked):
+        raise bad("'masked' is not a list of strings (paths such as '<urn>#inputs.<path>')")
     seen: set[str] = set()
     for index, resource in enumerate(plan["resources"]):
         at = f"resources[{index}]"

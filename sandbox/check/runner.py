@@ -37,7 +37,7 @@ from sandbox.check.render import (  # the formatters; re-exported as one API
     report_to_dict,
 )
 from sandbox.check.report import CheckCounts, CheckReport, Finding
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, not_utf8, reason
 from sandbox.plan import model as plans
 
 _LEVELS = ("mandatory", "advisory", "remediate", "disabled")
@@ -59,7 +59,9 @@ def load_pack_config(path: Path | None) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise SandboxError(f"{path}: cannot read the policy pack config ({err.strerror})") from err
+        raise SandboxError(f"{path}: cannot read the policy pack config ({reason(err)})") from None
+    except UnicodeDecodeError as err:
+        raise SandboxError(f"{path}: the policy pack config {not_utf8(err)}") from None
     except json.JSONDecodeError as err:
         raise SandboxError(
             f"{path}: policy pack config is not JSON (line {err.lineno}: {err.msg}); "

@@ -7,6 +7,7 @@ scenarios possible, and `missing_outputs` says which are absent and what they wo
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
@@ -16,13 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, not_utf8, reason
 
 MASKED = "[secret]"  # what `pulumi stack output` prints for a secret without --show-secrets
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 PULUMI_TIMEOUT = 120.0  # the CLI may log in to its backend first; never wait for ever
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _TEMPLATE_PARAM = re.compile(r"\{([^{}/]+)\}")
+# RFC 1123 host names: labels of letters, digits and inner hyphens, at most 63 characters.
+_DNS_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 class OutputsError(SandboxError):
@@ -115,7 +118,15 @@ def read_stack_outputs(
     fix = "or pass --outputs FILE (saved with `pulumi stack output --json --show-secrets`)"
     try:
         done = run(
-            command, cwd=project_dir, capture_output=True, text=True, timeout=timeout, check=False
+            command,
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            # The CLI prints UTF-8 JSON; anything else must become "not JSON", not a crash.
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
         )
     except FileNotFoundError:
         raise OutputsError(f"the Pulumi CLI (`pulumi`) is not on PATH: install it, {fix}") from None
@@ -126,7 +137,9 @@ def read_stack_outputs(
         ) from None
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
-        said = lines[-1] if lines else f"exit code {done.returncode}"
+        # The CLI's own `error: ...` line says why; warnings and hints may follow it.
+        errors = [line for line in lines if line.startswith("error:")]
+        said = (errors or lines or [f"exit code {done.returncode}"])[-1]
         raise OutputsError(
             f"`pulumi stack output --stack {stack}` failed: {said}; log in (`pulumi login`) "
             f"and check the stack name, {fix}"
@@ -140,9 +153,9 @@ def load_outputs_file(path: Path) -> Target:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise OutputsError(
-            f"--outputs {path}: cannot read it ({error.strerror or error})"
-        ) from None
+        raise OutputsError(f"--outputs {path}: cannot read it ({reason(error)})") from None
+    except UnicodeDecodeError as error:
+        raise OutputsError(f"--outputs {path} {not_utf8(error)}") from None
     return parse_outputs(_json(text, f"--outputs {path}"), path.name)
 
 
@@ -165,7 +178,14 @@ def _string(value: Any, where: str, *, required: bool = False) -> str | None:
 
 
 def _url(value: str, where: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)  # refuses an unclosed IPv6 bracket
+        parts.port  # noqa: B018  (reading it refuses a port that is not a number in 0-65535)
+    except ValueError as error:
+        raise OutputsError(
+            f"{where}: {value!r} is not a valid URL ({error}); give the https URL the stack "
+            "outputs, e.g. https://contoso-apim.azure-api.net"
+        ) from None
     loopback_http = parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
     if not (parts.scheme == "https" or loopback_http) or not parts.hostname:
         raise OutputsError(
@@ -173,7 +193,28 @@ def _url(value: str, where: str) -> str:
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise OutputsError(f"{where}: {value!r} must not carry a query, fragment or credentials")
+    if not _valid_host(parts.hostname):
+        raise OutputsError(
+            f"{where}: {value!r} has an invalid host name {parts.hostname!r}; give a DNS name "
+            "(letters, digits, '-' and '.') or an IP address"
+        )
     return value.rstrip("/")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (an internationalised one as its IDNA form) or an IP address: what an HTTP
+    client can connect to. A space or an invalid label would otherwise be sent to the client
+    and reported as a gateway that "did not answer"."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return _DNS_NAME.fullmatch(ascii_host) is not None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -259,8 +300,13 @@ def _operations(value: Any, where: str) -> tuple[Operation, ...] | None:
         if method not in METHODS:
             raise OutputsError(f"{at}.method: {method!r} is not an HTTP method APIM serves")
         template = _string(item.get("urlTemplate"), f"{at}.urlTemplate", required=True) or ""
-        if not template.startswith("/"):
-            raise OutputsError(f"{at}.urlTemplate: {template!r} must start with /")
+        if not template.startswith("/") or template.startswith("//"):
+            # `//host/x` is a network-path reference (RFC 3986 4.2): joined to the API's URL it
+            # names another host, so the call would leave the gateway.
+            raise OutputsError(
+                f"{at}.urlTemplate: {template!r} must be a path under the API that starts with "
+                "a single /, e.g. /orders/{id}"
+            )
         roles = item.get("roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
             raise OutputsError(f"{at}.roles: expected a list of app role names")

@@ -536,6 +536,13 @@ def test_load_pack_config_reads_files_and_refuses_bad_json(tmp_path: Path) -> No
         load_pack_config(tmp_path / "missing.json")
 
 
+def test_a_policy_pack_config_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(SandboxError, match=r"bin.json: the policy pack config is not UTF-8 text"):
+        load_pack_config(binary)
+
+
 def test_load_plan_round_trips_a_plan_file(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(compliant_plan()))

@@ -68,12 +68,30 @@ def _minimal(**api: Any) -> dict[str, Any]:
         ),
         (
             _minimal(operations=[{"id": "x", "method": "GET", "urlTemplate": "x", "roles": []}]),
-            "operations[0].urlTemplate: 'x' must start with /",
+            "operations[0].urlTemplate: 'x' must be a path under the API",
         ),
         (
             _minimal(operations=[{"id": "x", "method": "GET", "urlTemplate": "/", "roles": "R"}]),
             "operations[0].roles: expected a list",
         ),
+        (
+            _minimal(operations=[{"id": "x", "method": "GET", "urlTemplate": "//evil.example/x"}]),
+            "operations[0].urlTemplate: '//evil.example/x' must be a path under the API",
+        ),
+        (
+            {**_minimal(), "gatewayUrl": "http://127.0.0.1:99999"},
+            "gatewayUrl: 'http://127.0.0.1:99999' is not a valid URL (Port out of range",
+        ),
+        (
+            {**_minimal(), "gatewayUrl": "http://127.0.0.1:abc"},
+            "gatewayUrl: 'http://127.0.0.1:abc' is not a valid URL (Port could not be cast",
+        ),
+        ({**_minimal(), "gatewayUrl": "https://[::1"}, "is not a valid URL (Invalid IPv6 URL)"),
+        (
+            {**_minimal(), "gatewayUrl": "https://exa mple.com"},
+            "has an invalid host name 'exa mple.com'",
+        ),
+        (_minimal(url="http://127.0.0.1:99999/orders"), "apis.orders.url: 'http://127.0.0.1:99999"),
         (_minimal(verification="key"), "apis.orders.verification: expected an object"),
         (_minimal(backendUrl="http://backend.example"), "backendUrl: 'http://backend.example'"),
     ],
@@ -103,6 +121,24 @@ def test_an_unreadable_or_non_json_file_names_it_and_the_fix(tmp_path: Path):
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     with pytest.raises(OutputsError, match=r"is not JSON .*pulumi stack output --json"):
         load_outputs_file(tmp_path / "bad.json")
+
+
+def test_an_outputs_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path):
+    (tmp_path / "o.json").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(OutputsError, match=r"o.json is not UTF-8 text \(byte 0") as error:
+        load_outputs_file(tmp_path / "o.json")
+    assert "\n" not in str(error.value)
+
+
+def test_a_pulumi_that_prints_bytes_that_are_not_utf8_gives_not_json_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    fake = tmp_path / "pulumi"
+    fake.write_text("#!/bin/sh\nprintf '\\377\\376'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(OutputsError, match=r"output of `pulumi stack output -s dev` is not JSON"):
+        read_stack_outputs("dev", tmp_path)
 
 
 def test_an_unknown_api_is_bad_input_naming_the_known_ones(dev_plan):
@@ -150,9 +186,13 @@ def test_the_pulumi_cli_is_asked_for_secrets_in_the_project_folder_with_a_time_l
             ),
             "failed: error: no stack named 'qa' found; log in (`pulumi login`)",
         ),
+        (
+            subprocess.CompletedProcess([], 255, "", "error: no stack named 'qa'\nsecond line\n"),
+            "failed: error: no stack named 'qa'; log in",
+        ),
         (subprocess.CompletedProcess([], 0, "not json", ""), "is not JSON"),
     ],
-    ids=["not installed", "hangs", "fails", "not json"],
+    ids=["not installed", "hangs", "fails", "fails, then a hint", "not json"],
 )
 def test_each_way_the_pulumi_cli_can_fail_is_one_line_with_the_fix(result, message):
     with pytest.raises(OutputsError) as error:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, reason
 
 STDOUT = "-"
 
@@ -24,8 +24,13 @@ STDOUT = "-"
 def write_text(target: str | Path, text: str, *, option: str = "--out") -> str:
     """Write `text` to `target`; return how the target was written (for a progress line)."""
     if str(target) == STDOUT:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise stdout_refused(error) from None
         return "standard output"
     path = Path(target)
     try:
@@ -89,6 +94,26 @@ def _umask() -> int:
     return current
 
 
+def stdout_refused(error: OSError) -> SandboxError:
+    """Standard output refused a write (`>/dev/full`): say so once, and point stdout at
+    /dev/null so the interpreter's own flush at exit does not print a second report (the
+    recipe of the Python docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real descriptor (a test's captured stdout)
+        pass
+    return SandboxError(f"cannot write to standard output ({reason(error)})")
+
+
+def flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise stdout_refused(error) from None
+
+
 def _cannot(option: str, path: Path, error: OSError) -> SandboxError:
-    reason = error.strerror or error.__class__.__name__
-    return SandboxError(f"{option} {path}: cannot write there ({reason})")
+    return SandboxError(f"{option} {path}: cannot write there ({reason(error)})")

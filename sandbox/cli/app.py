@@ -9,6 +9,8 @@ flags.
 from __future__ import annotations
 
 import enum
+import os
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +19,8 @@ from typing import Annotated, Any
 import typer
 from typer.exceptions import TyperException
 
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, not_utf8, reason
+from sandbox.output import flush_stdout, stdout_refused
 
 PROG = "secure-api-calls"
 # The Pulumi packages whose behaviour the offline tools reproduce, shown by --version.
@@ -65,8 +68,63 @@ def _root(
     pass
 
 
+# pulumi/pulumi sdk/go/common/tokens/stack_name.go `ParseStackName`: "a stack name may not be
+# empty", "cannot exceed 100 characters", "may only contain alphanumeric, hyphens, underscores,
+# or periods". The CLI also takes `org/project/stack`; offline there is no backend to qualify
+# against, and the file is Pulumi.<stack>.yaml, so only the stack's own name is taken.
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]*")
+_STACK_NAME_MAX = 100
+
+
+def stack_name(value: str | None) -> str | None:
+    """The --stack value, refused in the CLI's words when it is no stack name."""
+    if value is None:
+        return None
+    if not value:
+        raise SandboxError("--stack: a stack name may not be empty; e.g. --stack dev")
+    if value.startswith("-"):
+        # `--stack --project-dir .`: the next option was taken as the stack's value.
+        raise SandboxError(f"--stack {value}: looks like an option; give the stack's name first")
+    if len(value) > _STACK_NAME_MAX:
+        raise SandboxError(
+            f"--stack: a stack name cannot exceed {_STACK_NAME_MAX} characters "
+            f"(this one has {len(value)})"
+        )
+    bad = _STACK_NAME.match(value)
+    at = bad.end() if bad else 0
+    if at != len(value):
+        hint = " (give the stack's own name, e.g. dev)" if value[at] == "/" else ""
+        raise SandboxError(
+            f"--stack {value}: a stack name may only contain alphanumeric, hyphens, "
+            f"underscores, or periods: invalid character {value[at]!r} at position {at}{hint}"
+        )
+    return value
+
+
+def config_file_path(value: Path | None) -> Path | None:
+    """--config-file, refused in one line when the system cannot even look at it (a name over
+    255 bytes: ENAMETOOLONG); a missing file is reported where the config is read."""
+    if value is None:
+        return None
+    try:
+        os.stat(value)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise SandboxError(f"--config-file {value}: cannot read it ({reason(error)})") from None
+    return value
+
+
 StackOption = Annotated[
-    str, typer.Option("--stack", "-s", help="Stack name: reads Pulumi.<stack>.yaml.")
+    str,
+    typer.Option(
+        "--stack", "-s", help="Stack name: reads Pulumi.<stack>.yaml.", callback=stack_name
+    ),
+]
+# `check` and `export-arm` plan a stack only without --plan, so theirs has no default.
+MaybeStackOption = Annotated[
+    str | None,
+    typer.Option("--stack", "-s", help="Plan this stack.", callback=stack_name),
 ]
 ProjectOption = Annotated[
     Path | None,
@@ -86,6 +144,7 @@ ConfigFileOption = Annotated[
         help="Use this stack config file instead of Pulumi.<stack>.yaml, as "
         "`pulumi --config-file` does.",
         dir_okay=False,
+        callback=config_file_path,
     ),
 ]
 
@@ -108,8 +167,17 @@ TextJsonMarkdown = Annotated[ReportFormat, typer.Option("--format", "-f", help=_
 LegacyJson = Annotated[bool, typer.Option("--json", hidden=True)]
 
 
-def say(text: str, *, err: bool = False) -> None:
-    typer.echo(text, err=err)
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print to stdout (or stderr); a stdout that cannot be written (/dev/full) is one line."""
+    if err:
+        typer.echo(text, err=True, nl=nl)
+        return
+    try:
+        typer.echo(text, nl=nl)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise stdout_refused(error) from None
 
 
 def warn(notes: tuple[str, ...]) -> None:
@@ -169,6 +237,7 @@ def _run() -> None:
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
         code = app(prog_name=PROG, standalone_mode=False)
+        flush_stdout()  # a full disk shows here, not in "Exception ignored" at exit
         sys.exit(code if isinstance(code, int) else 0)
     except SandboxError as error:
         warn(error.notes)  # e.g. the CLI's null-value warning behind the refused value
@@ -184,4 +253,15 @@ def _run() -> None:
         # outside the choices. Its messages carry pydantic-like "Value error, " noise.
         message = str(getattr(error, "format_message", error.__str__)())
         typer.echo(f"error: {message.replace('Value error, ', '')} (see --help)", err=True)
+        sys.exit(2)
+    except UnicodeDecodeError as error:
+        # Last resort: every read site names its file (sandbox.errors.not_utf8); one that
+        # does not still gets one line instead of a traceback.
+        typer.echo(f"error: a file the command read {not_utf8(error)}", err=True)
+        sys.exit(2)
+    except OSError as error:
+        # Last resort for the system refusing a read or write the command did not expect to
+        # fail (programming errors are not OSErrors, and still show their traceback).
+        where = f" ({error.filename})" if error.filename else ""
+        typer.echo(f"error: {reason(error)}{where}", err=True)
         sys.exit(2)

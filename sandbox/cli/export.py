@@ -12,14 +12,22 @@ from typing import Annotated
 
 import typer
 
-from sandbox.cli.app import ConfigFileOption, ProjectOption, app, plan_stack, project_dir, say
+from sandbox.cli.app import (
+    ConfigFileOption,
+    MaybeStackOption,
+    ProjectOption,
+    app,
+    plan_stack,
+    project_dir,
+    say,
+)
 from sandbox.errors import SandboxError
 from sandbox.output import write_text
 
 
 @app.command("export-arm")
 def export_arm(
-    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Plan this stack.")] = None,
+    stack: MaybeStackOption = None,
     plan_file: Annotated[
         Path | None, typer.Option("--plan", help="Export this plan file instead.")
     ] = None,

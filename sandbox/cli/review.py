@@ -9,6 +9,7 @@ import typer
 
 from sandbox.cli.app import (
     ConfigFileOption,
+    MaybeStackOption,
     ProjectOption,
     ReportFormat,
     StackOption,
@@ -38,7 +39,7 @@ def preview(
 
     result = plan_stack(stack, project_dir(project), config_file)
     if output == "json":
-        typer.echo(plans.dumps(result), nl=False)
+        say(plans.dumps(result), nl=False)
         return
     say(f"Previewing stack '{stack}' offline (mocked engine, real program)\n")
     say("\n".join(render.tree_lines(result)))
@@ -73,7 +74,7 @@ def plan(
         # carries only the JSON.
         say(f"wrote {where}: {render.summary_line(result)}", err=True)
     elif output == "json":
-        typer.echo(plans.dumps(result), nl=False)
+        say(plans.dumps(result), nl=False)
     else:
         say("\n".join([*render.tree_lines(result), "", *render.masked_lines(result)]))
         say("\n" + render.summary_line(result))
@@ -91,7 +92,7 @@ def _plan_for(
 
 @app.command()
 def check(
-    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Plan this stack.")] = None,
+    stack: MaybeStackOption = None,
     plan_file: Annotated[
         Path | None, typer.Option("--plan", help="Check this plan file instead.")
     ] = None,
@@ -152,5 +153,5 @@ def diff(
     if output != "text":
         for warning in result.warnings:
             say(f"warning: {warning}", err=True)
-    typer.echo(render(result), nl=False)
+    say(render(result), nl=False)
     raise typer.Exit(diffs.exit_code(result))

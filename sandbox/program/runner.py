@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
+import os
 import runpy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,6 +253,29 @@ def read_stack_config(
     return resolve_config(stack, project_dir, config_file=config_file).config
 
 
+@contextlib.contextmanager
+def _engine_environment(config: dict[str, str], secret_keys: tuple[str, ...]) -> Iterator[None]:
+    """PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS as the language host sets them for the
+    program: the stack's config as JSON, over whatever the shell exported (pulumi/pulumi
+    sdk/python/cmd/pulumi-language-python/main.go appends `PULUMI_CONFIG=<config JSON>` to the
+    inherited environment; os/exec uses the last of duplicate keys). An inherited value that
+    is not a JSON object would otherwise reach pulumi.runtime.get_config_env and crash."""
+    saved = {key: os.environ.get(key) for key in _ENGINE_KEYS}
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_ENGINE_KEYS = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
+
+
 def run_program(
     stack: str, project_dir: Path = PROJECT_DIR, *, config_file: Path | None = None
 ) -> ProgramRun:
@@ -274,7 +300,8 @@ def run_program(
     settings.ROOT.set(None)
     main = str(project_dir / "__main__.py")
     try:
-        _sync_await(run_in_stack(lambda: _run_main(main)))
+        with _engine_environment(resolved.config, resolved.secret_keys):
+            _sync_await(run_in_stack(lambda: _run_main(main)))
     except (pulumi.RunError, ConfigError) as error:
         refused = SandboxError(str(error))
         refused.notes = resolved.notes  # e.g. the null warning behind a value the program refuses

@@ -11,6 +11,7 @@ Gateway.Forward role). Unverified, like the rest of the doctor.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -102,11 +103,14 @@ def _judge(
     if site is not None:
         audiences |= set((site.get("validation") or {}).get("allowedAudiences") or [])
     aud = claims.get("aud")
-    if aud not in audiences:
+    # RFC 7519 4.1.3: `aud` is one string or an array; a token is for the backend when any of
+    # its audiences is one the backend accepts.
+    given = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if not any(isinstance(a, str) and a in audiences for a in given):
         return 401, f"aud {_shown(aud)}: the backend takes tokens for {client_id} only"
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
-        return 401, "expired or without exp"
+    exp = numeric_date(claims.get("exp"))
+    if exp is None or exp <= now:
+        return 401, "expired or without a numeric exp"
     client = claims.get("azp", claims.get("appid"))
     wanted = str(gateway.get("clientId") or "")
     if not isinstance(client, str) or client.lower() != wanted.lower():
@@ -121,6 +125,24 @@ def _judge(
     elif naming.GATEWAY_ROLE not in (claims.get("roles") or []):
         return 403, f"no {naming.GATEWAY_ROLE} role (the gateway's assignment is missing)"
     return 200, "the gateway's own token for this API"
+
+
+# 9999-12-31T23:59:59Z: the last second .NET's DateTime (APIM, App Service authentication)
+# can hold; a NumericDate beyond it is not a date the token validators can read.
+LAST_DATE = 253402300799
+
+
+def numeric_date(value: Any) -> float | None:
+    """A NumericDate claim (RFC 7519 section 2: a JSON number of seconds since the epoch), or
+    None when it is no readable date: not a number (JSON true is an int to Python), NaN or
+    infinite, or past the year 9999."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # JSON integers have no size limit
+        return None
+    return number if math.isfinite(number) and abs(number) <= LAST_DATE else None
 
 
 def _fix(api: str, facts: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ from components.config import DEVELOPER_TOOLS, PROJECT, Api, StackConfig
 from components.gateway_policy import UnsupportedPolicyError, ValidateAzureAdToken, parse_policy
 from components.protected_api import operation_roles
 from sandbox.doctor import fixes
-from sandbox.doctor.backend import BackendVerdict, backend_verdicts
+from sandbox.doctor.backend import BackendVerdict, backend_verdicts, numeric_date
 from sandbox.doctor.fixes import Caller
 from sandbox.doctor.token_input import (
     DecodedToken,
@@ -165,6 +165,12 @@ def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+_NO_DATE = (
+    "is not a date the gateway can read (RFC 7519 NumericDate: a number of seconds since "
+    "1970, before the year 10000)"
+)
 
 
 def seconds(value: Any) -> float | None:
@@ -315,14 +321,27 @@ class _Doctor:
         return Problem("client", reason, fixes.allow_client(self.caller, self.config, api))
 
     def lifetime_problems(self, now: float) -> list[Problem]:
-        exp, nbf = seconds(self.claims.get("exp")), seconds(self.claims.get("nbf"))
+        exp_claim, nbf_claim = self.claims.get("exp"), self.claims.get("nbf")
+        exp, nbf = numeric_date(exp_claim), numeric_date(nbf_claim)
         found: list[Problem] = []
         if exp is None:
-            found.append(Problem("lifetime", "no numeric exp claim", "use a token issued by Entra"))
+            reason = (
+                "no numeric exp claim"
+                if seconds(exp_claim) is None
+                else f"exp {_shown(exp_claim)} {_NO_DATE}"
+            )
+            found.append(Problem("lifetime", reason, "use a token issued by Entra"))
         elif exp <= now:
             reason = f"expired at {utc(exp)} ({minutes(now - exp)} ago)"
             found.append(Problem("lifetime", reason, fixes.NEW_TOKEN))
-        if nbf is not None and nbf > now:
+        if nbf_claim is not None and nbf is None:
+            # RFC 7519 4.1.5: nbf is a NumericDate; the validator cannot read anything else.
+            found.append(
+                Problem(
+                    "lifetime", f"nbf {_shown(nbf_claim)} {_NO_DATE}", "use a token issued by Entra"
+                )
+            )
+        elif nbf is not None and nbf > now:
             reason = f"not valid before {utc(nbf)} (in {minutes(nbf - now)})"
             found.append(Problem("lifetime", reason, fixes.CLOCK))
         return found

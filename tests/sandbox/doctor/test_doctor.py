@@ -192,6 +192,37 @@ def test_an_expiry_that_is_no_time_or_long_past_is_refused(key, plan, config, st
     assert "exp" in format_text(diagnosis)
 
 
+@pytest.mark.parametrize("exp", [float("nan"), float("inf"), 1e30, 10**400])
+def test_an_expiry_that_is_no_date_a_validator_can_read_is_refused(key, plan, config, stack, exp):
+    diagnosis = run(key, plan, config, app_claims(stack, exp=exp))
+    problem = verdict(diagnosis, "orders").problems[0]
+    assert (problem.check, "is not a date the gateway can read" in problem.reason) == (
+        "lifetime",
+        True,
+    )
+    assert doctor.exit_code(diagnosis) == 1
+
+
+@pytest.mark.parametrize("nbf", ["x", float("nan"), [1]])
+def test_a_not_before_that_is_no_date_is_refused(key, plan, config, stack, nbf):
+    diagnosis = run(key, plan, config, app_claims(stack, nbf=nbf))
+    assert checks(diagnosis, "orders") == ["lifetime"]
+    reason = verdict(diagnosis, "orders").problems[0].reason
+    assert reason.startswith("nbf ") and "is not a date the gateway can read" in reason
+    assert doctor.exit_code(diagnosis) == 1
+
+
+def test_an_audience_array_is_read_as_the_gateway_does_any_member_matching(
+    key, plan, config, stack
+):
+    claims = app_claims(stack)
+    claims["aud"] = ["someone-else", claims["aud"]]
+    diagnosis = run(key, plan, config, claims)
+    assert set(statuses(diagnosis, "orders").values()) == {200}
+    assert doctor.exit_code(diagnosis) == 0
+    assert "someone-else" in format_text(diagnosis)
+
+
 @pytest.mark.parametrize("exp", [10**400, 1e300])
 def test_an_absurdly_distant_expiry_is_reported_without_crashing(key, plan, config, stack, exp):
     text = format_text(run(key, plan, config, app_claims(stack, exp=exp)))

@@ -102,7 +102,13 @@ def api_https_only(props: Props, who: str) -> list[str]:
     if is_opaque(protocols) or (isinstance(protocols, list) and any(map(is_opaque, protocols))):
         return [unverifiable(who, "protocols", 'set protocols=["https"]')]
     # wss is TLS as well; plain http and ws are what the rule exists to stop.
-    if not isinstance(protocols, list) or not protocols or set(protocols) - {"https", "wss"}:
+    # `p in tuple` compares by equality: an item that is an object or a list (not hashable)
+    # is simply not https.
+    if (
+        not isinstance(protocols, list)
+        or not protocols
+        or any(p not in ("https", "wss") for p in protocols)
+    ):
         return [
             (
                 f'{who} has protocols={show(protocols)}: set protocols=["https"] so the gateway '

@@ -156,7 +156,13 @@ def app_role_well_formed(props: Props, who: str) -> list[str]:
     members = props.get("allowedMemberTypes")
     if is_opaque(members):
         problems.append(unverifiable(who, "allowedMemberTypes", 'list "User"/"Application"'))
-    elif not isinstance(members, list) or not members or set(members) - _MEMBER_TYPES:
+    # Any JSON value may arrive here: an item that is not a string (an object is not even
+    # hashable) is as wrong as an unknown member type.
+    elif (
+        not isinstance(members, list)
+        or not members
+        or any(not isinstance(m, str) or m not in _MEMBER_TYPES for m in members)
+    ):
         problems.append(
             f"{who} has allowedMemberTypes={show(members)}: use a non-empty subset of "
             '["User", "Application"]'

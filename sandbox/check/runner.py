@@ -9,8 +9,9 @@ the engine's unknown-checking proxy) and calls each policy's real `validate`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from inspect import isawaitable
 from pathlib import Path
 from typing import Any
@@ -201,10 +202,30 @@ def _validate(
                 None,
                 options,
             )
-            _run(policy.validate(args, _reporter(found, res["urn"])))
+            with _refusing_crashes(policy, res):
+                _run(policy.validate(args, _reporter(found, res["urn"])))
     elif isinstance(policy, StackValidationPolicy):
         stack_args = StackValidationArgs(_stack_resources(resources), options)
-        _run(policy.validate(stack_args, _reporter(found, None)))
+        with _refusing_crashes(policy, None):
+            _run(policy.validate(stack_args, _reporter(found, None)))
+
+
+@contextlib.contextmanager
+def _refusing_crashes(policy: Policy, res: Mapping[str, Any] | None) -> Iterator[None]:
+    """A rule that raises is no verdict. The engine does not catch it either: pulumi_policy's
+    analyzer (policy.py, `analyze`) handles only UnknownValueError and _NotApplicableError, so
+    anything else fails `pulumi preview --policy-pack`. Offline that is one line naming the rule
+    and the resource (exit 2), with the cause chained for a debugger."""
+    try:
+        yield
+    except UnknownValueError:
+        raise
+    except Exception as error:
+        where = f"resource {res['name']} ({res['type']})" if res is not None else "the stack"
+        raise SandboxError(
+            f"policy '{policy.name}' failed on {where}: {error.__class__.__name__}: {error}; "
+            "a value in the plan has a type the rule cannot read: check that resource's inputs"
+        ) from error
 
 
 def _reporter(found: Found, fixed_urn: str | None) -> ReportViolation:

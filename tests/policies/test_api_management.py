@@ -102,7 +102,9 @@ def test_https_api_passes_every_api_rule() -> None:
     assert rules.api_subscription_required(HTTPS_API, API) == []
 
 
-@pytest.mark.parametrize("protocols", [["http", "https"], ["http"], [], None])
+@pytest.mark.parametrize(
+    "protocols", [["http", "https"], ["http"], [], None, [{"a": None}], [["https"]], "https"]
+)
 def test_api_that_accepts_plain_http_or_declares_nothing_is_reported(protocols: Any) -> None:
     [message] = rules.api_https_only({**HTTPS_API, "protocols": protocols}, API)
     assert 'protocols=["https"]' in message

@@ -111,6 +111,8 @@ def test_a_well_formed_app_role_passes() -> None:
         ({"roleId": "not-a-guid"}, "not a uuid5"),
         ({"allowedMemberTypes": ["Application", "Group"]}, "subset"),
         ({"allowedMemberTypes": []}, "subset"),
+        ({"allowedMemberTypes": [{"a": None}]}, "subset"),
+        ({"allowedMemberTypes": [["Application"]]}, "subset"),
         ({"roleId": UNKNOWN}, "cannot be verified"),
     ],
 )

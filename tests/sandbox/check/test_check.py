@@ -536,6 +536,27 @@ def test_load_pack_config_reads_files_and_refuses_bad_json(tmp_path: Path) -> No
         load_pack_config(tmp_path / "missing.json")
 
 
+def test_a_rule_that_raises_is_one_line_naming_the_rule_and_the_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandbox.check import runner
+
+    (policy,) = [p for p in all_policies() if p.name == "apim-api-https-only"]
+
+    def crash(args: Any, report: Any) -> None:
+        raise TypeError("unhashable type: 'dict'")
+
+    monkeypatch.setattr(policy, "validate", crash)
+    plan = compliant_plan()
+    with pytest.raises(SandboxError) as raised:
+        runner._validate(policy, plan["resources"][:1], None, [])
+    message = str(raised.value)
+    name = plan["resources"][0]["name"]
+    assert message.startswith(f"policy 'apim-api-https-only' failed on resource {name} (")
+    assert "TypeError: unhashable type: 'dict'" in message and "\n" not in message
+    assert isinstance(raised.value.__cause__, TypeError)  # kept for a debugger
+
+
 def test_a_policy_pack_config_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
     binary = tmp_path / "bin.json"
     binary.write_bytes(b"\xff\xfe")

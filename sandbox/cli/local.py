@@ -12,11 +12,13 @@ import typer
 from sandbox.cli.app import (
     ConfigFileOption,
     LegacyJson,
+    ProjectOption,
     StackOption,
     TextJson,
     TextOrJson,
     app,
     plan_stack,
+    project_dir,
     say,
 )
 from sandbox.program.runner import PROJECT_DIR
@@ -99,6 +101,7 @@ def doctor(
     token: Annotated[str, typer.Argument(help="The JWT, '-' to read stdin, or @FILE.")],
     stack: StackOption = "dev",
     output: TextJson = TextOrJson.text,
+    project: ProjectOption = None,
     config_file: ConfigFileOption = None,
     legacy_json: LegacyJson = False,
 ) -> None:
@@ -111,10 +114,13 @@ def doctor(
     from sandbox.doctor import render as doctor_render
 
     decoded = doctors.decode_unverified(doctors.read_token_argument(token, sys.stdin))
+    # The checkout the caller stands in (or names), as plan/check/preview find it: the doctor
+    # must judge the config that is deployed, not the one the venv was installed from.
+    folder = project_dir(project)
     diagnosis = doctors.diagnose(
         decoded,
-        plan_stack(stack, PROJECT_DIR, config_file),
-        doctors.load_config(stack, config_file=config_file),
+        plan_stack(stack, folder, config_file),
+        doctors.load_config(stack, folder, config_file=config_file),
         time.time(),
     )
     as_json = _wants_json(output, legacy_json)

@@ -61,7 +61,7 @@ def summary(diff: PlanDiff) -> str:
     tail = (
         f"⚠ {critical} identity-critical consequence(s)"
         if critical
-        else "nothing identity-critical"
+        else "Nothing identity-critical"
     )
     return f"Plan diff ({stacks}): {text}. {tail}."
 

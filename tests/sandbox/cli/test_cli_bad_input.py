@@ -3,8 +3,10 @@ traceback (stack names, over-long paths, a full disk on stdout, files that are n
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +21,12 @@ from tests.fixture_stacks import DEV, config_file_args, stack_document
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def sandbox(*args: str, stdout: Any = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+def sandbox(
+    *args: str, stdout: Any = subprocess.PIPE, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sandbox", *args],
-        cwd=ROOT,
+        cwd=cwd,
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
@@ -107,3 +111,27 @@ def test_an_inherited_pulumi_config_is_replaced_by_the_stacks_as_the_language_ho
     run = run_program("dev", config_file=DEV)
     assert run.resources
     assert os.environ["PULUMI_CONFIG"] == inherited  # restored after the run
+
+
+def unsigned_token(**claims: Any) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.sig"
+
+
+def test_the_doctor_finds_the_project_from_the_current_folder_as_plan_does(tmp_path: Path):
+    token = unsigned_token(aud="x", exp=4102444800)
+    done = sandbox("doctor", "--stack", "dev", token, cwd=tmp_path)
+    one_error_line(done, f"no Pulumi.yaml in {tmp_path.resolve()}", "pass --project-dir")
+
+
+def test_the_doctor_reads_the_stack_of_the_project_dir_it_is_given(tmp_path: Path):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    only_here = tmp_path / "Pulumi.onlyhere.yaml"
+    only_here.write_text(yaml.safe_dump(stack_document("dev")), encoding="utf-8")
+    token = unsigned_token(aud="x", exp=4102444800)
+    done = sandbox("doctor", "--stack", "onlyhere", "--project-dir", str(tmp_path), token)
+    assert done.returncode == 1, done.stderr  # read the stack, and judged the token
+    assert "Token doctor, stack 'onlyhere'" in done.stdout

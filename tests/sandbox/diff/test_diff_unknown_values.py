@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from sandbox.diff.compare import diff_plans, exit_code, format_json, format_markdown, format_text
+from sandbox.diff.model import Change, PlanDiff
+from sandbox.diff.render import summary
 from sandbox.errors import SandboxError
 from sandbox.plan.model import load_plan
 from tests.plan_helpers import of_type
@@ -83,3 +85,9 @@ def test_a_plan_whose_masked_is_not_a_list_of_strings_is_refused_in_one_line(
     with pytest.raises(SandboxError, match=r"'masked' is not a list of strings") as raised:
         load_plan(path)
     assert "\n" not in str(raised.value)
+
+
+def test_the_summary_of_changes_without_consequences_is_two_capitalised_sentences() -> None:
+    change = Change("update", "urn:x", "azure-native:web:WebApp", "site", True)
+    line = summary(PlanDiff("dev", "dev", changes=(change,)))
+    assert line.endswith("0 unchanged. Nothing identity-critical.")

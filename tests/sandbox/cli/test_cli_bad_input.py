@@ -122,7 +122,7 @@ def unsigned_token(**claims: Any) -> str:
 
 def test_the_doctor_finds_the_project_from_the_current_folder_as_plan_does(tmp_path: Path):
     token = unsigned_token(aud="x", exp=4102444800)
-    done = sandbox("doctor", "--stack", "dev", token, cwd=tmp_path)
+    done = sandbox("doctor", "--stack", "qa", token, cwd=tmp_path)
     one_error_line(done, f"no Pulumi.yaml in {tmp_path.resolve()}", "pass --project-dir")
 
 

@@ -217,12 +217,17 @@ def project_dir(given: Path | None) -> Path:
 
 
 def _close_event_loop() -> None:
-    """The Pulumi runtime leaves event loops open (the main thread's and its workers'); one
-    collected at interpreter exit, after its sockets, prints "Exception ignored ... Invalid
-    file descriptor"."""
-    from sandbox.program.runner import close_loops
+    """The Pulumi runtime leaves the main thread's event loop open; one collected at interpreter
+    exit, after its sockets, prints "Exception ignored ... Invalid file descriptor". (The worker
+    threads' loops are closed at exit by sandbox.program.runner.close_loops.)"""
+    import asyncio
 
-    close_loops()
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
 
 
 def run() -> None:

@@ -9,11 +9,13 @@ dependencies, and which values are secret.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import copy
 import json
 import os
 import runpy
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,22 +100,32 @@ def reveal(value: Any, mask: bool) -> Any:
 # loop of its own (pulumi/runtime/mocks.py calls sync_await._ensure_event_loop "because it's
 # needed when deserializing resource references"). Nothing closes them; one collected at
 # interpreter exit, after its self-pipe socket, prints "Exception ignored ... Invalid file
-# descriptor: -1" on stderr now and then. They are noted here and closed by close_loops().
+# descriptor: -1" on stderr now and then. So each RPC first gives its worker thread an open
+# loop (the SDK's helper would keep a closed one) and notes it, and close_loops(), at exit,
+# closes them all while the interpreter is still whole.
 _WORKER_LOOPS: set[asyncio.AbstractEventLoop] = set()
 
 
-def _note_worker_loop() -> None:
-    with contextlib.suppress(RuntimeError):  # no loop on this thread: nothing to close
-        _WORKER_LOOPS.add(asyncio.get_event_loop())
+def _open_worker_loop() -> None:
+    if threading.current_thread() is threading.main_thread():
+        return  # the main thread's loop is run_program's (_ensure_event_loop)
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    if not _WORKER_LOOPS:
+        atexit.register(close_loops)
+    _WORKER_LOOPS.add(loop)
 
 
 def close_loops() -> None:
-    """Close every idle event loop the runtime opened (the main thread's and the workers'):
-    for a process about to exit, so none is collected after its sockets."""
-    loops = set(_WORKER_LOOPS)
-    with contextlib.suppress(RuntimeError):
-        loops.add(asyncio.get_event_loop_policy().get_event_loop())
-    for loop in loops:
+    """Close the worker threads' idle loops; registered with atexit, so it runs once the
+    program is done and before the interpreter takes itself apart (closing them earlier, in a
+    process that plans again, would strand the runtime's futures)."""
+    for loop in set(_WORKER_LOOPS):
         if not loop.is_running() and not loop.is_closed():
             loop.close()
     _WORKER_LOOPS.clear()
@@ -133,22 +145,16 @@ class RecordingMonitor(MockMonitor):
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        try:
-            return super().Invoke(request)  # type: ignore[no-untyped-call]
-        finally:
-            _note_worker_loop()
+        _open_worker_loop()
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802
-        try:
-            return super().ReadResource(request)  # type: ignore[no-untyped-call]
-        finally:
-            _note_worker_loop()
+        _open_worker_loop()
+        return super().ReadResource(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802
-        try:
-            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        finally:
-            _note_worker_loop()
+        _open_worker_loop()
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
             return response

@@ -114,11 +114,16 @@ def test_the_command_line_closes_the_runtimes_event_loop_before_the_interpreter_
 
     from sandbox.cli.app import _close_event_loop
 
+    # The runtime's futures stay bound to the loop they were made on: a later in-process plan
+    # must find that loop again, so the test's own loop is swapped out and back.
+    previous = asyncio.get_event_loop_policy().get_event_loop()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    _close_event_loop()
-    assert loop.is_closed()
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    try:
+        _close_event_loop()
+        assert loop.is_closed()
+    finally:
+        asyncio.set_event_loop(previous)
 
 
 def test_a_plan_leaves_nothing_on_stderr_but_its_summary(tmp_path: Path) -> None:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components import azure_names, backend_url, naming
@@ -62,12 +69,34 @@ class DelegatedScope(_Model):
     user_consent_description: Text = "Lets the app call the API on your behalf."
 
 
+# A URL template: segments of literal characters and `{name}` parameters, one slash apart
+# (APIM's templates follow RFC 6570 level 1: learn.microsoft.com/rest/api/apimanagement/
+# api-operation/create-or-update, urlTemplate "Relative URL template").
+_TEMPLATE_PART = r"(?:[A-Za-z0-9._~-]|\{[A-Za-z0-9_-]+\})"
+_TEMPLATE = re.compile(rf"^/(?:{_TEMPLATE_PART}+(?:/{_TEMPLATE_PART}+)*/?)?$")
+
+
 class Operation(_Model):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,79}$")]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     url_template: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/{}._~-]*$")]
     display_name: Text | None = None
     roles: Annotated[tuple[RoleValue, ...], Field(min_length=1)]
+
+    @field_validator("url_template")
+    @classmethod
+    def _well_formed_template(cls, template: str) -> str:
+        if "//" in template:
+            raise ValueError(
+                f"urlTemplate '{template}' has an empty segment (//); write one slash between "
+                "segments"
+            )
+        if not _TEMPLATE.fullmatch(template):
+            raise ValueError(
+                f"urlTemplate '{template}' has an unbalanced or empty {{...}}; write each "
+                "parameter as {name} (letters, digits, - and _)"
+            )
+        return template
 
 
 class OpenApiImport(_Model):
@@ -458,6 +487,8 @@ def _check_openapi(api: Api, at: str, base_dir: Path) -> list[tuple[str, str]]:
         return [
             (f"{at}.openapi.file", f"cannot read '{api.openapi.file}' (relative to the project)")
         ]
+    except UnicodeDecodeError:
+        return [(f"{at}.openapi.file", f"'{api.openapi.file}' is not UTF-8 text; save it as UTF-8")]
     except json.JSONDecodeError as error:
         return [(f"{at}.openapi.file", f"'{api.openapi.file}' is not JSON: {error.msg}")]
     ids = openapi_operation_ids(document)

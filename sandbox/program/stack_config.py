@@ -222,7 +222,23 @@ def _declared_type(project: Project, namespaced: str) -> str | None:
 
 
 def known_stacks(folder: Path) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+    """The stacks whose file is there to read (a folder or a dangling link named like one is
+    not a stack)."""
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml") if p.is_file()
+    )
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path` cannot be read as a stack file, or None. A pipe or a device (`/dev/stdin`,
+    a process substitution) is read as the CLI reads it: os.ReadFile takes any file."""
+    if path.is_dir():
+        return f"{path} is a folder, not a stack file"
+    if path.is_symlink() and not path.exists():
+        return f"{path} is a symbolic link to a missing file"
+    if not path.exists():
+        return ""  # not there at all: the caller says what to do
+    return None
 
 
 def resolve_config(
@@ -232,7 +248,10 @@ def resolve_config(
     `project_dir`, read and checked as the CLI does before the program runs."""
     project = load_project(project_dir)
     path = config_file if config_file is not None else project.stack_path(stack)
-    if not path.is_file():
+    problem = _unreadable(path)
+    if problem:
+        raise SandboxError(f"{problem}; give a stack file's path" if config_file else problem)
+    if problem is not None:
         # The CLI says the stack does not exist (or, for --config-file, reads no config at all).
         if config_file is not None:
             raise SandboxError(f"config file {config_file} not found; give a stack file's path")

@@ -321,6 +321,18 @@ CASES: list[tuple[str, Any, str]] = [
         "reserved",
     ),
     (
+        "an operation template with an unclosed parameter",
+        lambda c: c["apis"][0]["operations"][0].update(urlTemplate="/orders/{id"),
+        "config secure-api-calls:apis[0].operations[0].urlTemplate: urlTemplate '/orders/{id' "
+        "has an unbalanced or empty {...}; write each parameter as {name}",
+    ),
+    (
+        "an operation template with an empty segment",
+        lambda c: c["apis"][0]["operations"][0].update(urlTemplate="//evil.example/x"),
+        "config secure-api-calls:apis[0].operations[0].urlTemplate: urlTemplate "
+        "'//evil.example/x' has an empty segment (//)",
+    ),
+    (
         "a soft-delete retention out of range",
         lambda c: c["keyVault"].update(softDeleteRetentionDays=3),
         "config secure-api-calls:keyVault.softDeleteRetentionDays: 3 is too small: at least 7",
@@ -348,6 +360,15 @@ def test_an_openapi_operation_without_roles_is_named(tmp_path: Path) -> None:
         match=r"apis\[0\]\.openapi\.operationRoles: operation "
         r"'write-a' has no roles",
     ):
+        parse_config(raw, "dev", tmp_path)
+
+
+def test_an_openapi_file_that_is_not_utf8_is_named_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "api.json").write_bytes(b'{"openapi": "3.0.1", "info": "\xff\xfe"}')
+    raw = dev_raw()
+    raw["apis"][0].pop("operations")
+    raw["apis"][0]["openapi"] = {"file": "api.json", "operationRoles": {"read-a": ["Orders.Read"]}}
+    with pytest.raises(ConfigError, match=r"'api\.json' is not UTF-8 text; save it as UTF-8"):
         parse_config(raw, "dev", tmp_path)
 
 

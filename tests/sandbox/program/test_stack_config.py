@@ -199,3 +199,40 @@ def test_a_missing_stack_file_names_the_known_stacks(tmp_path: Path) -> None:
     with pytest.raises(SandboxError) as caught:
         resolve_config("qa", tmp_path)
     assert str(caught.value) == "no stack 'qa': Pulumi.qa.yaml not found; known stacks: ['prod']"
+
+
+def test_a_folder_or_a_dangling_link_named_like_a_stack_file_is_said_to_be_one(
+    tmp_path: Path,
+) -> None:
+    project(tmp_path, stack="prod")
+    (tmp_path / "Pulumi.qa.yaml").mkdir()
+    (tmp_path / "Pulumi.gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(SandboxError, match=r"Pulumi\.qa\.yaml is a folder, not a stack file$"):
+        resolve_config("qa", tmp_path)
+    with pytest.raises(SandboxError, match=r"Pulumi\.gone\.yaml is a symbolic link to a missing"):
+        resolve_config("gone", tmp_path)
+    with pytest.raises(SandboxError) as caught:
+        resolve_config("uat", tmp_path)
+    assert str(caught.value).endswith("known stacks: ['prod']")  # neither counts as a stack
+
+
+def test_a_config_file_that_is_a_pipe_is_read_as_the_cli_reads_it(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    folder = project(tmp_path / "proj", "size: {type: string}\n", "config:\n  size: small\n")
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        fifo.write_text("config:\n  size: large\n")
+
+    writer = threading.Thread(target=feed, daemon=True)  # a refusal must not leave it blocking
+    writer.start()
+    try:
+        assert resolve_config("dev", folder, config_file=fifo).config == {"proj:size": "large"}
+    finally:
+        if writer.is_alive():  # nobody read the pipe: open it once so the writer can finish
+            with open(fifo, encoding="utf-8") as unblock:
+                unblock.read()
+        writer.join(10)

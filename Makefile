@@ -101,9 +101,11 @@ rehearse: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m sandbox rehearse --stack $(STACK) --serve
 
-# Your stacks are your data, judged here (and in CI), not by `make test`, which uses its own
-# fixture stacks. Every stack is tried; the target fails if any of them fails.
+# Your stacks are your data, judged here (and in CI: pr-checks.yml), not by `make test`, which
+# uses its own fixture stacks. Every stack is tried; the target fails if any of them fails, if
+# one gives the rehearsal nothing to try (exit 2, docs/rehearsal.md), or if there is none.
 check-stacks: $(STAMP)
+	@if [ -z "$(STACKS)" ]; then echo "error: no Pulumi.<stack>.yaml here to check; add one (README.md, Configuration)" >&2; exit 2; fi
 	@failed=""; \
 	for s in $(STACKS); do \
 		echo "== stack $$s: plan, check, rehearse"; \

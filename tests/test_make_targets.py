@@ -49,3 +49,12 @@ def test_an_empty_stack_or_project_dir_stops_before_anything_runs_naming_the_fix
     empty_dir = make("check", "PROJECT_DIR=")
     assert empty_dir.returncode == 2
     assert "PROJECT_DIR is empty" in empty_dir.stderr
+
+
+def test_check_stacks_with_no_stack_file_is_an_error_not_a_pass() -> None:
+    # STACKS= stands in for a checkout without any Pulumi.<stack>.yaml (the user's stacks are
+    # never touched by the suite).
+    result = make("check-stacks", "STACKS=", "BOOTSTRAP_STACKS=")
+    assert result.returncode != 0
+    assert "error: no Pulumi.<stack>.yaml here to check" in result.stderr
+    assert "every stack passed" not in result.stdout

@@ -1,4 +1,4 @@
-"""The rule catalogue: one row per policy, mirroring `reference/policy-rules.md`.
+"""The rule catalogue: one row per policy, mirroring the rules table of `policies/README.md`.
 
 Kept apart from the rule code so a security reviewer can map every policy name to its
 number and to the scanner / Azure Policy IDs it mirrors without reading any logic.

@@ -104,6 +104,7 @@ class RehearsalReport:
     stack: str
     results: tuple[ScenarioResult, ...]
     seconds: float = 0.0  # servers up to verdicts; kept out of the JSON so it stays stable
+    notes: tuple[str, ...] = ()  # what the scenarios leave untested, and why
 
     @property
     def ok(self) -> bool:
@@ -164,6 +165,7 @@ def format_table(report: RehearsalReport) -> str:
     for result in report.mismatches:
         why = f" (gateway: {result.reason})" if result.reason else ""
         lines.append(f"{MISMATCH} {result.scenario.name}: {'; '.join(result.problems)}{why}")
+    lines += [f"note: {note}" for note in report.notes]
     lines.append(report.summary())
     return "\n".join(lines) + "\n"
 
@@ -173,6 +175,7 @@ def format_json(report: RehearsalReport) -> str:
     document = {
         "stack": report.stack,
         "ok": report.ok,
+        "notes": list(report.notes),
         "summary": {
             "scenarios": len(report.results),
             "attacks": report.attacks,

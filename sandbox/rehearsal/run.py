@@ -22,6 +22,7 @@ import httpx
 from azure.core.credentials import AccessToken
 from azure.identity import ManagedIdentityCredential
 
+from components import naming
 from components.caller_headers import SUBSCRIPTION_KEY_QUERY
 from components.config import DEVELOPER_TOOLS, StackConfig
 from consumer import (
@@ -172,14 +173,27 @@ class _Runner:
         names = setting_names(api)
         return self.rehearsal.consumer_environment(consumer).get(getattr(names, which))
 
+    def _verification_subscription(self, api: str) -> tuple[str | None, str | None]:
+        """The gateway URL of the API and the key of its verification subscription (the one
+        `verify` calls with), for a developer's call to an API no consumer calls."""
+        path = next((a.path for a in self.rehearsal.model.apis if a.api_id == api), None)
+        sid = naming.subscription_id(api, naming.VERIFICATION)
+        key = self.rehearsal.keys_by_sid.get(sid)
+        if path is None or key is None:
+            return None, None
+        return f"{self.rehearsal.gateway.url}/{path.strip('/')}", key
+
     def developer_call(self, scenario: Scenario) -> Outcome:
         group = next(g for g in self.intent.developers.groups if g.name == scenario.group)
         user = {g.lower(): u for g, u in self.tenant.developer_by_group.items()}.get(
             group.object_id.lower()
         )
         app = self.tenant.apis.get(scenario.api)
-        base = self._setting(scenario.consumer or "", scenario.api, "base_url")
-        key = self._setting(scenario.consumer or "", scenario.api, "subscription_key")
+        if scenario.consumer is None:
+            base, key = self._verification_subscription(scenario.api)
+        else:
+            base = self._setting(scenario.consumer, scenario.api, "base_url")
+            key = self._setting(scenario.consumer, scenario.api, "subscription_key")
         if user is None or app is None or base is None or key is None:
             return Outcome("not in plan", "group, API or subscription missing from the plan")
         tool = DEVELOPER_TOOLS[scenario.tool or ""]

@@ -165,7 +165,9 @@ def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tupl
                 )
     for group in config.developers.groups:
         for api_name, roles in group.roles.items():
-            if not callers[api_name]:
+            # A developer needs a subscription key besides the token: a caller's, or where no
+            # consumer calls the API the verification subscription's (consumer None).
+            if not callers[api_name] and not config.verification.enabled:
                 continue  # no subscription to borrow a key from: nothing to stage
             for op in intended_operations(config.api(api_name), base_dir):
                 allowed = bool(set(roles) & set(op.roles))
@@ -177,7 +179,7 @@ def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tupl
                             api_name,
                             op.id,
                             200 if allowed else 403,
-                            consumer=callers[api_name][0],
+                            consumer=next(iter(callers[api_name]), None),
                             tool=tool,
                             group=group.name,
                             expected_words=() if allowed else op.roles,
@@ -188,6 +190,46 @@ def build_scenarios(config: StackConfig, tenant: Tenant, base_dir: Path) -> tupl
     for api in config.apis:
         scenarios += _bypass_scenarios(config, api, callers, base_dir)
     return tuple(scenarios)
+
+
+def unrehearsed(config: StackConfig, scenarios: tuple[Scenario, ...]) -> tuple[str, ...]:
+    """A note per API the scenarios leave untested, in part or whole, saying why and what
+    makes it testable: a rehearsal must never pass silently on what it did not try."""
+    notes = []
+    for api in config.apis:
+        kinds = {s.kind for s in scenarios if s.api == api.name}
+        if not kinds:
+            has_group = any(api.name in g.roles for g in config.developers.groups)
+            why = (
+                "verification.enabled is false, so developers have no subscription key"
+                if has_group
+                else "no developer group holds its roles"
+            )
+            notes.append(
+                f"API '{api.name}' not rehearsed: no consumer calls it and {why}; add a "
+                "consumer whose calls include it (secure-api-calls:consumers)"
+            )
+        elif not kinds & {"consumer", "attack"}:
+            notes.append(
+                f"API '{api.name}': only developers' calls rehearsed; its attacks and backend "
+                "checks need a consumer that calls it (secure-api-calls:consumers)"
+            )
+    return tuple(notes)
+
+
+def nothing_to_rehearse(stack: str, config: StackConfig) -> str:
+    """Why a stack gave no scenario, and the fix: a rehearsal of nothing is no pass."""
+    apis = ", ".join(api.name for api in config.apis)
+    why = (
+        "verification.enabled is false, so developers have no subscription key"
+        if config.developers.groups
+        else "no developer group holds a role on one"
+    )
+    return (
+        f"stack '{stack}': nothing to rehearse: no consumer calls any API ({apis}) and {why}; "
+        "add a consumer whose calls name an API (secure-api-calls:consumers, "
+        "docs/adding-an-api-or-consumer.md)"
+    )
 
 
 def _bypass_scenarios(

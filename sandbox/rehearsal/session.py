@@ -30,7 +30,12 @@ from sandbox.program.runner import PROJECT_DIR, read_stack_config
 from sandbox.rehearsal.emulators.issuer import Clock
 from sandbox.rehearsal.report import RehearsalReport, format_json, format_table
 from sandbox.rehearsal.run import run_scenarios
-from sandbox.rehearsal.scenarios import build_scenarios, intended_operations
+from sandbox.rehearsal.scenarios import (
+    build_scenarios,
+    intended_operations,
+    nothing_to_rehearse,
+    unrehearsed,
+)
 from sandbox.rehearsal.servers import Rehearsal
 
 __all__ = [
@@ -85,8 +90,12 @@ def run_rehearsal(
     started = time.monotonic()
     with Rehearsal(plan, clock) as rehearsal:
         scenarios = build_scenarios(intent, rehearsal.tenant, PROJECT_DIR)
+        if not scenarios:
+            raise SandboxError(nothing_to_rehearse(stack, intent))
         results = run_scenarios(rehearsal, intent, scenarios)
-        report = RehearsalReport(stack, tuple(results), time.monotonic() - started)
+        seconds = time.monotonic() - started
+        notes = unrehearsed(intent, scenarios)
+        report = RehearsalReport(stack, tuple(results), seconds, notes)
         if serve:
             stream = out or sys.stdout
             stream.write(f"# rehearsal: {report.summary()}\n")

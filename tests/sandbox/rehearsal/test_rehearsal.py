@@ -247,7 +247,9 @@ def _call_as(environ: dict[str, str]) -> tuple[int, str]:
 def test_serve_prints_the_environment_and_a_real_managed_identity_gets_a_200(dev_plan):
     stream, stop = LineStream(), threading.Event()
     worker = threading.Thread(
-        target=serve, args=("dev", copy.deepcopy(dev_plan)), kwargs={"out": stream, "stop": stop}
+        target=serve,
+        args=("dev", copy.deepcopy(dev_plan)),
+        kwargs={"out": stream, "stop": stop, "config_file": DEV},
     )
     worker.start()
     try:

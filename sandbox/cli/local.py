@@ -21,7 +21,6 @@ from sandbox.cli.app import (
     project_dir,
     say,
 )
-from sandbox.program.runner import PROJECT_DIR
 
 
 def _wants_json(output: TextOrJson, legacy_json: bool) -> bool:
@@ -38,6 +37,7 @@ def rehearse(
     ] = False,
     config_file: ConfigFileOption = None,
     legacy_json: LegacyJson = False,
+    project: ProjectOption = None,
 ) -> None:
     """Plan, check, then rehearse every secured call locally with the real client.
 
@@ -52,19 +52,22 @@ def rehearse(
         # With --serve or JSON, stdout carries only the machine-readable part.
         say(text, err=serve or as_json)
 
+    folder = project_dir(project)
     started = time.monotonic()
-    plan_data = plan_stack(stack, PROJECT_DIR, config_file)
+    plan_data = plan_stack(stack, folder, config_file)
     progress(f"plan:  {len(plan_data['resources'])} resources ({time.monotonic() - started:.1f} s)")
-    config = PROJECT_DIR / "policies" / f"config.{stack}.json"
+    config = folder / "policies" / f"config.{stack}.json"
     report = checks.run_check(
         plan_data, checks.load_pack_config(config if config.is_file() else None)
     )
     progress(f"check: {checks.format_text(report).splitlines()[-1]}")
     progress(_network_note(plan_data))
     if serve:
-        rehearsal.run_rehearsal(stack, plan_data, serve=True, config_file=config_file)
+        rehearsal.run_rehearsal(
+            stack, plan_data, serve=True, config_file=config_file, project_dir=folder
+        )
         return
-    result = rehearsal.run_rehearsal(stack, plan_data, config_file=config_file)
+    result = rehearsal.run_rehearsal(stack, plan_data, config_file=config_file, project_dir=folder)
     if as_json:
         document = {
             "check": checks.report_to_dict(report),

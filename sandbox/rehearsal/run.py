@@ -15,6 +15,7 @@ import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -127,15 +128,16 @@ def _call(client: ApiClient, op: IntendedOperation, name: str) -> Outcome:
 
 
 class _Runner:
-    def __init__(self, rehearsal: Rehearsal, intent: StackConfig) -> None:
+    def __init__(self, rehearsal: Rehearsal, intent: StackConfig, project_dir: Path) -> None:
         self.rehearsal = rehearsal
         self.intent = intent
+        self.project_dir = project_dir  # where an API's openapi file is read
         self.tenant = rehearsal.tenant
         self.consumers = {c.name for c in self.tenant.consumers}
 
     def operation(self, scenario: Scenario) -> IntendedOperation:
         api = self.intent.api(scenario.api)
-        return next(o for o in operations_of(api, PROJECT_DIR) if o.id == scenario.operation)
+        return next(o for o in operations_of(api, self.project_dir) if o.id == scenario.operation)
 
     def consumer_calls(self, name: str, scenarios: list[Scenario]) -> list[Outcome]:
         if name not in self.consumers:
@@ -311,10 +313,13 @@ def _send(
 
 
 def run_scenarios(
-    rehearsal: Rehearsal, intent: StackConfig, scenarios: Sequence[Scenario]
+    rehearsal: Rehearsal,
+    intent: StackConfig,
+    scenarios: Sequence[Scenario],
+    project_dir: Path = PROJECT_DIR,
 ) -> list[ScenarioResult]:
     """Outcomes judged against the intent, in scenario order."""
-    runner = _Runner(rehearsal, intent)
+    runner = _Runner(rehearsal, intent, project_dir)
     outcomes: dict[int, Outcome] = {}
     consumer_indices = [i for i, s in enumerate(scenarios) if s.kind == "consumer"]
     # One credential per consumer, used for all its calls, as one Web App process would.
@@ -333,6 +338,6 @@ def run_scenarios(
                 outcomes[index] = runner.backend_call(scenario, http)
     tenant = rehearsal.tenant
     return [
-        judge(scenario, outcomes[i], backend_expectation(scenario, intent, tenant, PROJECT_DIR))
+        judge(scenario, outcomes[i], backend_expectation(scenario, intent, tenant, project_dir))
         for i, scenario in enumerate(scenarios)
     ]

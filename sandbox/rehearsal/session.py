@@ -51,22 +51,24 @@ __all__ = [
 ]
 
 
-def load_intent(stack: str, config_file: Path | None = None) -> StackConfig:
+def load_intent(
+    stack: str, config_file: Path | None = None, project_dir: Path = PROJECT_DIR
+) -> StackConfig:
     """The stack's config as the CLI would hand it over, parsed by the program's strict model."""
     prefix = f"{PROJECT}:"
-    raw = read_stack_config(stack, PROJECT_DIR, config_file=config_file)
+    raw = read_stack_config(stack, project_dir, config_file=config_file)
     values = {key[len(prefix) :]: value for key, value in raw.items() if key.startswith(prefix)}
     try:
-        return parse_config(decode_values(values), stack, PROJECT_DIR)
+        return parse_config(decode_values(values), stack, project_dir)
     except ConfigError as error:
         raise SandboxError(str(error)) from None
 
 
 def _plan_for(
-    stack: str, plan: Mapping[str, Any] | None, config_file: Path | None
+    stack: str, plan: Mapping[str, Any] | None, config_file: Path | None, project_dir: Path
 ) -> Mapping[str, Any]:
     if plan is None:
-        return plan_stack(stack, config_file=config_file)
+        return plan_stack(stack, project_dir, config_file=config_file)
     validate_plan(plan, "the plan", "create one with `secure-api-calls plan --stack STACK`")
     if plan["stack"] != stack:
         raise SandboxError(f"the plan is of stack '{plan['stack']}', not '{stack}'")
@@ -82,24 +84,27 @@ def run_rehearsal(
     out: TextIO | None = None,
     stop: threading.Event | None = None,
     config_file: Path | None = None,
+    project_dir: Path = PROJECT_DIR,
 ) -> RehearsalReport:
     """Rehearse the stack; with `serve`, keep the servers up afterwards (see serve_forever).
     `config_file` stands in for Pulumi.<stack>.yaml, as `pulumi --config-file` does."""
-    intent = load_intent(stack, config_file)
-    plan = _plan_for(stack, plan, config_file)
+    intent = load_intent(stack, config_file, project_dir)
+    plan = _plan_for(stack, plan, config_file, project_dir)
     started = time.monotonic()
     with Rehearsal(plan, clock) as rehearsal:
-        scenarios = build_scenarios(intent, rehearsal.tenant, PROJECT_DIR)
+        scenarios = build_scenarios(intent, rehearsal.tenant, project_dir)
         if not scenarios:
             raise SandboxError(nothing_to_rehearse(stack, intent))
-        results = run_scenarios(rehearsal, intent, scenarios)
+        results = run_scenarios(rehearsal, intent, scenarios, project_dir)
         seconds = time.monotonic() - started
         notes = unrehearsed(intent, scenarios)
         report = RehearsalReport(stack, tuple(results), seconds, notes)
         if serve:
             stream = out or sys.stdout
             stream.write(f"# rehearsal: {report.summary()}\n")
-            serve_forever(rehearsal, intent, plan["outputs"], out=stream, stop=stop)
+            serve_forever(
+                rehearsal, intent, plan["outputs"], out=stream, stop=stop, project_dir=project_dir
+            )
     return report
 
 
@@ -110,16 +115,28 @@ def serve(
     out: TextIO | None = None,
     stop: threading.Event | None = None,
     config_file: Path | None = None,
+    project_dir: Path = PROJECT_DIR,
 ) -> None:
     """Start the emulators for `stack` and keep them up (no scenarios are run)."""
-    intent = load_intent(stack, config_file)  # a broken config is reported before any server
-    plan = _plan_for(stack, plan, config_file)
+    # A broken config is reported before any server starts.
+    intent = load_intent(stack, config_file, project_dir)
+    plan = _plan_for(stack, plan, config_file, project_dir)
     with Rehearsal(plan) as rehearsal:
-        serve_forever(rehearsal, intent, plan["outputs"], out=out or sys.stdout, stop=stop)
+        serve_forever(
+            rehearsal,
+            intent,
+            plan["outputs"],
+            out=out or sys.stdout,
+            stop=stop,
+            project_dir=project_dir,
+        )
 
 
 def stack_outputs(
-    rehearsal: Rehearsal, intent: StackConfig, plan_outputs: Mapping[str, Any]
+    rehearsal: Rehearsal,
+    intent: StackConfig,
+    plan_outputs: Mapping[str, Any],
+    project_dir: Path = PROJECT_DIR,
 ) -> dict[str, Any]:
     """The stack outputs `verify` reads (docs/verify.md), pointed at this rehearsal: the
     emulated gateway and Entra metadata, a key the emulated gateway accepts for each API, and
@@ -138,7 +155,7 @@ def stack_outputs(
         entry["acceptsV1Tokens"] = facts.get("acceptsV1Tokens", api.accepts_v1)
         entry["operations"] = facts.get("operations") or [
             {"id": o.id, "method": o.method, "urlTemplate": o.url_template, "roles": list(o.roles)}
-            for o in intended_operations(api, PROJECT_DIR)
+            for o in intended_operations(api, project_dir)
         ]
         api_id = by_path.get(path)
         sid = next(
@@ -180,11 +197,12 @@ def serve_forever(
     *,
     out: TextIO,
     stop: threading.Event | None = None,
+    project_dir: Path = PROJECT_DIR,
 ) -> None:
     """Print the environment as NAME=value lines (comments start with #), then READY, and
     block until Ctrl+C, SIGTERM or `stop` is set. OUTPUTS_FILE names a stack-outputs file
     for `secure-api-calls verify --outputs`, removed when serving stops."""
-    outputs_file = _write_outputs(stack_outputs(rehearsal, intent, plan_outputs))
+    outputs_file = _write_outputs(stack_outputs(rehearsal, intent, plan_outputs, project_dir))
     try:
         _announce_and_wait(rehearsal, outputs_file, out, stop or threading.Event())
     finally:

@@ -100,7 +100,7 @@ def test_an_openapi_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.dev.yaml"
     stack.write_text(yaml.safe_dump(document), encoding="utf-8")
     done = sandbox("plan", "--stack", "dev", "--config-file", str(stack))
-    one_error_line(done, "is not UTF-8 text (byte 2: invalid start byte); save it as UTF-8")
+    one_error_line(done, "binary.json' is not UTF-8 text; save it as UTF-8")
 
 
 @pytest.mark.parametrize("inherited", ["{bad", "[]", '"x"'])
@@ -135,3 +135,15 @@ def test_the_doctor_reads_the_stack_of_the_project_dir_it_is_given(tmp_path: Pat
     done = sandbox("doctor", "--stack", "onlyhere", "--project-dir", str(tmp_path), token)
     assert done.returncode == 1, done.stderr  # read the stack, and judged the token
     assert "Token doctor, stack 'onlyhere'" in done.stdout
+
+
+def test_rehearse_reads_the_stack_of_the_project_dir_it_is_given(tmp_path: Path):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    only_here = tmp_path / "Pulumi.onlyhere.yaml"
+    only_here.write_text(yaml.safe_dump(stack_document("dev")), encoding="utf-8")
+    done = sandbox("rehearse", "--stack", "onlyhere", "--project-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "all as expected" in done.stdout
+    elsewhere = sandbox("rehearse", "--stack", "onlyhere", cwd=tmp_path.parent)
+    one_error_line(elsewhere, f"no Pulumi.yaml in {tmp_path.parent.resolve()}")

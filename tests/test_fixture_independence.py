@@ -285,8 +285,9 @@ def test_every_stack_reading_test_passes_beside_the_stacks_a_user_has_edited(
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*NOT_THE_PRODUCT), symlinks=True)
     break_the_user_stacks(copy)
     result = subprocess.run(
-        # One process (no xdist): an ordering of these modules across two workers once hung
-        # in run_program; one process keeps the alphabetical order the suite is known to pass.
+        # One process (no xdist), in a stable order: the suite already runs on both cores, and
+        # a second pool would only compete with it. (An ordering that once hung in run_program,
+        # a test swapping the runtime's event loop, is fixed: tests/sandbox/cli/test_conventions.)
         [
             *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"),
             *stack_reading_modules(),

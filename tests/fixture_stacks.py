@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import runpy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,20 @@ def stack_document(stack: str = "dev", folder: Path = STACKS) -> dict[str, Any]:
     """A fresh, mutable copy of a fixture stack file's YAML document."""
     document: dict[str, Any] = yaml.safe_load(stack_file(stack, folder).read_text("utf-8"))
     return document
+
+
+def plan_variant(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], stack: str = "dev"
+) -> dict[str, Any]:
+    """The fixture stack with one change to its config, planned as `pulumi --config-file`
+    would (a copy in tmp_path; the fixture itself is never touched)."""
+    from sandbox.plan.model import plan_stack
+
+    document = stack_document(stack)
+    change(document["config"])
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return plan_stack(stack, config_file=path)
 
 
 def config_file_args(stack: str = "dev", folder: Path = STACKS) -> list[str]:

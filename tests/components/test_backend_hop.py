@@ -4,35 +4,23 @@ accepting only the gateway's token (components/backend_hop.py, gateway_identity.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-import yaml
 from pulumi.runtime.mocks import MockMonitor
 
 from components import naming
 from components.gateway_policy import parse_api_policy
 from components.protected_api import UNAUTHENTICATED_HOP
 from sandbox.errors import SandboxError
-from sandbox.plan.model import plan_stack
 from sandbox.program.mocks import StackMocks
-from tests.fixture_stacks import run_fixture_program, stack_document
+from tests.fixture_stacks import plan_variant, run_fixture_program
 from tests.plan_helpers import named, of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "app-contoso-inventory-dev"
-
-
-def plan_variant(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """The dev fixture with one change, planned as `pulumi --config-file` would."""
-    document = stack_document("dev")
-    change(document["config"])
-    path = tmp_path / "Pulumi.dev.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return plan_stack("dev", config_file=path)
 
 
 def test_every_api_registration_has_the_gateway_role_for_applications_only(

@@ -5,11 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.gateway import HARDENING
-from sandbox.plan.model import plan_stack
-from tests.fixture_stacks import stack_document
+from tests.fixture_stacks import plan_variant
 from tests.plan_helpers import named, of_type
 
 
@@ -96,11 +93,7 @@ def test_a_stack_without_consumers_creates_no_vault_and_no_app_service_plan(
     tmp_path: Path,
 ) -> None:
     # APIs only developers call: nothing would run on the plan or read from the vault.
-    document = stack_document("dev")
-    document["config"]["secure-api-calls:consumers"] = []
-    path = tmp_path / "Pulumi.dev.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    plan = plan_stack("dev", config_file=path)
+    plan = plan_variant(tmp_path, lambda config: config.update({"secure-api-calls:consumers": []}))
     types = {r["type"] for r in plan["resources"]}
     assert "azure-native:keyvault:Vault" not in types
     assert "azure-native:web:AppServicePlan" not in types

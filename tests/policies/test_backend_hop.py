@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components import caller_headers, naming, protected_api
 from policies.secure_api_policies import backend_hop
 from sandbox.check.runner import run_check
-from sandbox.plan.model import plan_stack
-from tests.fixture_stacks import stack_document
+from tests.fixture_stacks import plan_variant
 from tests.plan_helpers import named, of_type
 
 Plan = dict[str, Any]
@@ -60,14 +58,6 @@ def without(plan: Plan, name: str) -> Plan:
     changed = copy.deepcopy(plan)
     changed["resources"] = [r for r in changed["resources"] if r["name"] != name]
     return changed
-
-
-def plan_variant(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Plan:
-    document = stack_document("dev")
-    change(document["config"])
-    path = tmp_path / "Pulumi.dev.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return plan_stack("dev", config_file=path)
 
 
 def test_the_packs_names_are_the_programs() -> None:
